@@ -33,9 +33,11 @@ type FleetConfig struct {
 	Port int
 	// Seed makes serial numbers and host keys reproducible (default 1).
 	Seed uint64
-	// Families lists the families to play, assigned in turn (default all
-	// four).
-	Families []string
+	// Mix weighs the families to play (default 3750e:2, 3560e:1, 880:1,
+	// 860:1, so that 20 devices hold all four families and 8 3750-E
+	// switches). Devices are assigned by smooth weighted round robin, so
+	// any prefix of the fleet follows the weights.
+	Mix map[string]int
 	// Username and Password are every device's credentials (default
 	// admin / admin).
 	Username, Password string
@@ -87,8 +89,8 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	if full.Seed == 0 {
 		full.Seed = 1
 	}
-	if len(full.Families) == 0 {
-		full.Families = []string{Family3750E, Family3560E, Family880, Family860}
+	if len(full.Mix) == 0 {
+		full.Mix = DefaultMix()
 	}
 	if full.Username == "" {
 		full.Username, full.Password = "admin", "admin"
@@ -102,10 +104,9 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	if !full.FirstAddress.Is4() || !full.FirstAddress.IsLoopback() {
 		return nil, fmt.Errorf("devicesim: first address %s is not an IPv4 loopback address (127.0.0.0/8)", full.FirstAddress)
 	}
-	for _, f := range full.Families {
-		if _, ok := Families[f]; !ok {
-			return nil, fmt.Errorf("devicesim: unknown family %q (want 3750e, 3560e, 880 or 860)", f)
-		}
+	order, err := mixOrder(full.Mix)
+	if err != nil {
+		return nil, err
 	}
 	ts := full.Trust
 	if ts == nil && full.TrustFile != "" {
@@ -130,7 +131,7 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		if !addr.IsLoopback() {
 			return nil, fmt.Errorf("devicesim: %d devices from %s run past 127.255.255.255", full.Count, full.FirstAddress)
 		}
-		fam := full.Families[i%len(full.Families)]
+		fam := order.next()
 		models := modelsOf(fam)
 		m := models[rng.IntN(len(models))]
 		d := &Device{Index: i, Addr: addr, fleet: f}
@@ -155,6 +156,55 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	}
 	f.server = srv
 	return f, nil
+}
+
+// DefaultMix is the default family weights.
+func DefaultMix() map[string]int {
+	return map[string]int{Family3750E: 2, Family3560E: 1, Family880: 1, Family860: 1}
+}
+
+// familyOrder assigns families by smooth weighted round robin.
+type familyOrder struct {
+	fams    []string
+	weights []int
+	current []int
+	total   int
+}
+
+func mixOrder(mix map[string]int) (*familyOrder, error) {
+	o := &familyOrder{}
+	for _, f := range []string{Family3750E, Family3560E, Family880, Family860} {
+		if w := mix[f]; w > 0 {
+			o.fams = append(o.fams, f)
+			o.weights = append(o.weights, w)
+			o.total += w
+		}
+	}
+	for f, w := range mix {
+		if _, ok := Families[f]; !ok {
+			return nil, fmt.Errorf("devicesim: unknown family %q in mix (want 3750e, 3560e, 880 or 860)", f)
+		}
+		if w < 0 {
+			return nil, fmt.Errorf("devicesim: family %s has negative weight %d", f, w)
+		}
+	}
+	if o.total == 0 {
+		return nil, errors.New("devicesim: the model mix gives no family a weight")
+	}
+	o.current = make([]int, len(o.fams))
+	return o, nil
+}
+
+func (o *familyOrder) next() string {
+	best := 0
+	for i := range o.fams {
+		o.current[i] += o.weights[i]
+		if o.current[i] > o.current[best] {
+			best = i
+		}
+	}
+	o.current[best] -= o.total
+	return o.fams[best]
 }
 
 func hostKeySeed(seed uint64, index, generation int) []byte {

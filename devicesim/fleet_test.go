@@ -123,4 +123,3 @@ func TestFleetInstallAndReload(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

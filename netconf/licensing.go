@@ -84,11 +84,11 @@ type DeviceLicense struct {
 
 // InstallResult is the outcome for one license line of install-license.
 type InstallResult struct {
-	Line      uint32 `xml:"line"`
-	LicenseID string `xml:"license-id,omitempty"`
-	Feature   string `xml:"feature,omitempty"`
-	Status    string `xml:"status"`
-	Reason    string `xml:"reason,omitempty"`
+	Line      uint32 `xml:"line" json:"line"`
+	LicenseID string `xml:"license-id,omitempty" json:"license_id,omitempty"`
+	Feature   string `xml:"feature,omitempty" json:"feature,omitempty"`
+	Status    string `xml:"status" json:"status"`
+	Reason    string `xml:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // Install-license line statuses.

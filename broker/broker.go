@@ -1,0 +1,241 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/licbroker/licbroker/keyengine"
+	"github.com/licbroker/licbroker/netconf"
+)
+
+// Store is what the broker needs of the replicated store (raftstore.Store
+// satisfies it).
+type Store interface {
+	// Apply proposes a command and returns the state machine's result.
+	Apply(ctx context.Context, cmd []byte) ([]byte, error)
+	// VerifyLeader confirms leadership with a quorum (linearizable reads).
+	VerifyLeader() error
+	// IsLeader reports whether this node leads.
+	IsLeader() bool
+}
+
+// Signer signs license grants (a keyengine.Keyring).
+type Signer interface {
+	Sign(g keyengine.Grant) (keyengine.License, error)
+}
+
+// Config configures a Broker.
+type Config struct {
+	// Signer signs licenses.
+	Signer Signer
+	// KnownHosts verifies device host keys (trust on first use).
+	KnownHosts *netconf.KnownHosts
+	// CredentialsKey encrypts device credentials at rest (32 bytes).
+	CredentialsKey []byte
+	// NetconfPort is used when a discovery names no port (default 830).
+	NetconfPort int
+	// DeviceConcurrency bounds concurrent device sessions of a job
+	// (default 64).
+	DeviceConcurrency int
+	// DeviceTimeout bounds one device's dial plus RPCs (default 30s).
+	DeviceTimeout time.Duration
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+	// Logger (default: discard).
+	Logger *slog.Logger
+}
+
+// Broker runs the licensing services on top of the replicated State.
+type Broker struct {
+	cfg   Config
+	store Store
+	state *State
+
+	dialMu  sync.Mutex
+	dialers map[string]*netconf.Dialer // by tenant/credential name + secret hash
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a broker over store and state. state must be the
+// StateMachine the store applies to.
+func New(cfg Config, store Store, state *State) (*Broker, error) {
+	full := cfg
+	if full.Signer == nil {
+		return nil, errors.New("broker: Config.Signer is required")
+	}
+	if len(full.CredentialsKey) != 32 {
+		return nil, fmt.Errorf("broker: credentials key must be 32 bytes, got %d", len(full.CredentialsKey))
+	}
+	if full.KnownHosts == nil {
+		kh, _ := netconf.OpenKnownHosts("")
+		full.KnownHosts = kh
+	}
+	if full.NetconfPort <= 0 {
+		full.NetconfPort = 830
+	}
+	if full.DeviceConcurrency <= 0 {
+		full.DeviceConcurrency = 64
+	}
+	if full.DeviceTimeout <= 0 {
+		full.DeviceTimeout = 30 * time.Second
+	}
+	if full.Now == nil {
+		full.Now = time.Now
+	}
+	if full.Logger == nil {
+		full.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Broker{cfg: full, store: store, state: state, dialers: map[string]*netconf.Dialer{}, ctx: ctx, cancel: cancel}, nil
+}
+
+// Close stops running jobs and waits for them.
+func (b *Broker) Close() {
+	b.cancel()
+	b.wg.Wait()
+}
+
+func (b *Broker) now() time.Time { return b.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// propose sends a command through the store and unwraps its result into
+// out (if not nil).
+func (b *Broker) propose(ctx context.Context, actor, typ string, payload, out any) error {
+	cmd, err := newCommand(typ, actor, b.now(), payload)
+	if err != nil {
+		return err
+	}
+	raw, err := b.store.Apply(ctx, cmd)
+	if err != nil {
+		return storeErr(err)
+	}
+	var res Result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("broker: decode result of %s: %w", typ, err)
+	}
+	if res.Error != nil {
+		return asAPIError(res.Error)
+	}
+	if out != nil && res.Data != nil {
+		if err := json.Unmarshal(res.Data, out); err != nil {
+			return fmt.Errorf("broker: decode result of %s: %w", typ, err)
+		}
+	}
+	return nil
+}
+
+// storeErr maps a store error to an API error.
+func storeErr(err error) error {
+	return &APIError{Code: "no_quorum", Message: "cannot commit: " + err.Error(), Status: codeStatus["no_quorum"]}
+}
+
+// newID returns a random id with a prefix.
+func newID(prefix string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// HashToken returns the stored form of a token secret.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Init makes sure the default tenant exists. It is safe to call on every
+// start.
+func (b *Broker) Init(ctx context.Context) error {
+	exists := false
+	b.state.read(func(d *stateData) { _, exists = d.Tenants[DefaultTenant] })
+	if exists {
+		return nil
+	}
+	err := b.propose(ctx, "system", CmdTenantCreate, tenantCreate{Name: DefaultTenant}, nil)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == "conflict" {
+		return nil
+	}
+	return err
+}
+
+// HasToken reports whether a token secret is known.
+func (b *Broker) HasToken(secret string) bool {
+	ok := false
+	b.state.read(func(d *stateData) { _, ok = d.Tokens[HashToken(secret)] })
+	return ok
+}
+
+// CreateToken makes a new API token and returns its secret (shown once).
+func (b *Broker) CreateToken(ctx context.Context, actor, tenant, role string) (string, *Token, error) {
+	switch role {
+	case RoleAdmin, RoleOperator, RoleViewer:
+	default:
+		return "", nil, apiErr("bad_request", "unknown role %q (want admin, operator or viewer)", role)
+	}
+	if role == RoleAdmin {
+		tenant = ""
+	} else if !b.tenantExists(tenant) {
+		return "", nil, apiErr("not_found", "tenant %q does not exist", tenant)
+	}
+	var raw [24]byte
+	rand.Read(raw[:])
+	secret := "lb_" + hex.EncodeToString(raw[:])
+	t := Token{ID: newID("tok-"), Hash: HashToken(secret), Role: role, Tenant: tenant, Created: b.now()}
+	if err := b.propose(ctx, actor, CmdTokenCreate, tokenCreate{Token: t}, nil); err != nil {
+		return "", nil, err
+	}
+	return secret, &t, nil
+}
+
+func (b *Broker) tenantExists(name string) bool {
+	ok := false
+	b.state.read(func(d *stateData) { _, ok = d.Tenants[name] })
+	return ok
+}
+
+// CreateTenant adds a tenant.
+func (b *Broker) CreateTenant(ctx context.Context, actor, name string) (*Tenant, error) {
+	if err := checkName("tenant name", name); err != nil {
+		return nil, err
+	}
+	if err := b.propose(ctx, actor, CmdTenantCreate, tenantCreate{Name: name}, nil); err != nil {
+		return nil, err
+	}
+	var t Tenant
+	b.state.read(func(d *stateData) { t = *d.Tenants[name] })
+	return &t, nil
+}
+
+// Tenants lists tenants.
+func (b *Broker) Tenants() []Tenant {
+	var out []Tenant
+	b.state.read(func(d *stateData) {
+		for _, k := range sortedKeys(d.Tenants) {
+			out = append(out, *d.Tenants[k])
+		}
+	})
+	return out
+}
+
+func checkName(what, s string) error {
+	if s == "" || len(s) > 64 {
+		return apiErr("bad_request", "%s must be 1 to 64 characters", what)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return apiErr("bad_request", "%s %q has invalid character %q (use letters, digits, - _ .)", what, s, c)
+		}
+	}
+	return nil
+}

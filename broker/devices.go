@@ -1,0 +1,225 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/licbroker/licbroker/keyengine"
+	"github.com/licbroker/licbroker/netconf"
+)
+
+// FamilyOf maps a product ID to its family id: 3750e, 3560e, 880 or 860;
+// "" for a product the broker does not license.
+func FamilyOf(pid string) string {
+	switch {
+	case strings.HasPrefix(pid, "WS-C3750E-"):
+		return "3750e"
+	case strings.HasPrefix(pid, "WS-C3560E-"):
+		return "3560e"
+	case strings.HasPrefix(pid, "CISCO88"):
+		return "880"
+	case strings.HasPrefix(pid, "CISCO86"):
+		return "860"
+	}
+	return ""
+}
+
+// Families lists the family ids the broker knows.
+var Families = []string{"3750e", "3560e", "880", "860"}
+
+// Devices lists a tenant's devices ("" lists all), sorted by UDI.
+func (b *Broker) Devices(tenant string) []Device {
+	var out []Device
+	b.state.read(func(d *stateData) {
+		for _, k := range sortedKeys(d.Devices) {
+			dev := d.Devices[k]
+			if tenant == "" || dev.Tenant == tenant {
+				out = append(out, *dev)
+			}
+		}
+	})
+	return out
+}
+
+// Device returns one device. A device of another tenant is not found.
+func (b *Broker) Device(tenant, udi string) (*Device, error) {
+	if _, err := keyengine.ParseUDI(udi); err != nil {
+		return nil, apiErr("bad_request", "invalid UDI %q: want PID:SN", udi)
+	}
+	var dev *Device
+	b.state.read(func(d *stateData) {
+		if v, ok := d.Devices[udi]; ok && (tenant == "" || v.Tenant == tenant) {
+			cp := *v
+			dev = &cp
+		}
+	})
+	if dev == nil {
+		return nil, apiErr("not_found", "device %s not found", udi)
+	}
+	return dev, nil
+}
+
+// readDevice reads identity and licensing state over an open session and
+// returns the device record (tenant, address, credentials filled by the
+// caller).
+func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, error) {
+	id, err := s.Identity(ctx)
+	if err != nil {
+		return Device{}, err
+	}
+	lic, err := s.Licensing(ctx)
+	if err != nil {
+		return Device{}, err
+	}
+	d := Device{UDI: id.UDI(), PID: id.PID, Serial: id.Serial, Family: FamilyOf(id.PID),
+		SoftwareVersion: id.SoftwareVersion, Levels: lic.AvailableLevel, ActiveLevel: lic.ActiveLevel,
+		NextBootLevel: lic.NextBootLevel, LastSeen: now, Licenses: []DeviceLicense{}, Groups: []string{}}
+	for _, l := range lic.Licenses {
+		dl := DeviceLicense{ID: l.ID, Feature: l.Feature, Type: l.Type, State: l.State, Store: l.Store}
+		if l.Type != "permanent" && l.PeriodLeftSeconds > 0 && l.State != "inactive" {
+			t := now.Add(time.Duration(l.PeriodLeftSeconds) * time.Second).UTC().Truncate(time.Second)
+			dl.ExpiresAt = &t
+		}
+		d.Licenses = append(d.Licenses, dl)
+	}
+	return d, nil
+}
+
+// session opens a NETCONF session to a known device.
+func (b *Broker) session(ctx context.Context, dev *Device) (*netconf.Client, error) {
+	cred := dev.Credentials
+	if cred == "" {
+		cred = "default"
+	}
+	dl, err := b.dialer(dev.Tenant, cred)
+	if err != nil {
+		return nil, err
+	}
+	return dl.Dial(ctx, dev.Address)
+}
+
+// refresh re-reads a device over s and records it.
+func (b *Broker) refresh(ctx context.Context, actor string, dev *Device, s *netconf.Client) (*Device, error) {
+	nd, err := readDevice(ctx, s, b.now())
+	if err != nil {
+		return nil, err
+	}
+	if nd.UDI != dev.UDI {
+		return nil, apiErr("conflict", "device at %s is now %s, not %s (replaced? run discovery or rehost)", dev.Address, nd.UDI, dev.UDI)
+	}
+	nd.Tenant, nd.Address, nd.Credentials, nd.Groups = dev.Tenant, dev.Address, dev.Credentials, dev.Groups
+	if err := b.propose(ctx, actor, CmdDevicesUpsert, devicesUpsert{Devices: []Device{nd}}, nil); err != nil {
+		return nil, err
+	}
+	return &nd, nil
+}
+
+// ReloadDevice reloads a device over NETCONF, waits for it to come back and
+// records its new state.
+func (b *Broker) ReloadDevice(ctx context.Context, actor, tenant, udi string) (*Device, error) {
+	dev, err := b.Device(tenant, udi)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*b.cfg.DeviceTimeout)
+	defer cancel()
+	s, err := b.session(ctx, dev)
+	if err != nil {
+		return nil, deviceErr(dev.UDI, err)
+	}
+	if err := s.Reload(ctx); err != nil {
+		return nil, deviceErr(dev.UDI, err)
+	}
+	// The device ends the session and boots; reconnect.
+	var last error
+	for delay := 50 * time.Millisecond; ; delay = min(delay*2, time.Second) {
+		s, err = b.session(ctx, dev)
+		if err == nil {
+			break
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, deviceErr(dev.UDI, fmt.Errorf("did not come back after reload: %w", last))
+		case <-time.After(delay):
+		}
+	}
+	defer s.Close()
+	nd, err := b.refresh(ctx, actor, dev, s)
+	if err != nil {
+		return nil, deviceErr(dev.UDI, err)
+	}
+	return nd, nil
+}
+
+func deviceErr(udi string, err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return apiErr("device_error", "device %s: %s", udi, oneLine(err))
+}
+
+// oneLine strips package prefixes that repeat and keeps one line.
+func oneLine(err error) string {
+	s := err.Error()
+	s = strings.ReplaceAll(s, "netconf: ", "")
+	s = strings.ReplaceAll(s, "keyengine: ", "")
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// expandTargets turns CIDRs and addresses into host:port addresses.
+// Network and broadcast addresses of IPv4 prefixes shorter than /31 are
+// skipped. At most limit addresses are returned.
+func expandTargets(specs []string, port, limit int) ([]string, error) {
+	if port <= 0 || port > 65535 {
+		return nil, apiErr("bad_request", "port %d is out of range 1-65535", port)
+	}
+	var out []string
+	for _, s := range specs {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, apiErr("bad_request", "invalid address or CIDR %q", s)
+			}
+			out = append(out, net.JoinHostPort(a.String(), strconv.Itoa(port)))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, apiErr("bad_request", "invalid CIDR %q: %v", s, err)
+		}
+		p = p.Masked()
+		if !p.Addr().Is4() {
+			return nil, apiErr("bad_request", "CIDR %q: only IPv4 ranges can be scanned", s)
+		}
+		size := 1 << (32 - p.Bits())
+		if size > limit {
+			return nil, apiErr("bad_request", "CIDR %q has %d addresses, more than the limit of %d", s, size, limit)
+		}
+		a := p.Addr()
+		for i := 0; i < size; i++ {
+			if !(p.Bits() < 31 && (i == 0 || i == size-1)) {
+				out = append(out, net.JoinHostPort(a.String(), strconv.Itoa(port)))
+			}
+			a = a.Next()
+		}
+		if len(out) > limit {
+			return nil, apiErr("bad_request", "targets have more than %d addresses", limit)
+		}
+	}
+	if len(out) == 0 {
+		return nil, apiErr("bad_request", "no address to discover")
+	}
+	return out, nil
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newDeviceCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "device", Short: "Discover and inspect devices"}
+	var port int
+	var creds string
+	var wait bool
+	discover := &cobra.Command{
+		Use: "discover CIDR...", Short: "Discover devices by address over NETCONF", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := map[string]any{"targets": args, "port": port, "credentials": creds}
+			var j jobJSON
+			c := newClient(g)
+			if err := c.do("POST", "/v1/discover", in, &j); err != nil {
+				return err
+			}
+			if !wait {
+				return printJobStarted(g, j)
+			}
+			return waitJob(g, c, j.ID)
+		},
+	}
+	discover.Flags().IntVar(&port, "port", 0, "NETCONF port (default: the broker's netconf_port, 830 unless configured)")
+	discover.Flags().StringVar(&creds, "credentials", "default", "device login profile")
+	discover.Flags().BoolVar(&wait, "wait", false, "wait for the job and show its results")
+	cmd.AddCommand(discover)
+
+	cmd.AddCommand(&cobra.Command{
+		Use: "list", Short: "List devices", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var l list[deviceJSON]
+			if err := newClient(g).do("GET", "/v1/devices", nil, &l); err != nil {
+				return err
+			}
+			tb := &table{header: []string{"udi", "tenant", "address", "family", "version", "active", "next_boot", "licenses"}}
+			for _, d := range l.Items {
+				tb.add(d.UDI, d.Tenant, d.Address, d.Family, d.SoftwareVersion, d.ActiveLevel, d.NextBootLevel, licenseSummary(d.Licenses))
+			}
+			return g.print(l.Items, tb)
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "show UDI", Short: "Show one device and its licenses", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d deviceJSON
+			if err := newClient(g).do("GET", "/v1/devices/"+pathEscape(args[0]), nil, &d); err != nil {
+				return err
+			}
+			return g.print(d, deviceTable(d))
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "reload UDI", Short: "Reload a device over NETCONF and record its new state", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var d deviceJSON
+			if err := newClient(g).do("POST", "/v1/devices/"+pathEscape(args[0])+"/reload", nil, &d); err != nil {
+				return err
+			}
+			return g.print(d, deviceTable(d))
+		},
+	})
+	return cmd
+}
+
+// licenseSummary lists the installed (non built-in) licenses as
+// feature/type/state.
+func licenseSummary(ls []deviceLicenseJSON) string {
+	var parts []string
+	for _, l := range ls {
+		if l.Type == "evaluation" && l.State == "inactive" {
+			continue
+		}
+		parts = append(parts, l.Feature+"/"+l.Type+"/"+l.State)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+func deviceTable(d deviceJSON) *table {
+	tb := &table{header: []string{"udi", "address", "family", "version", "active", "next_boot", "license", "feature", "type", "state", "expires"}}
+	if len(d.Licenses) == 0 {
+		tb.add(d.UDI, d.Address, d.Family, d.SoftwareVersion, d.ActiveLevel, d.NextBootLevel, "-", "-", "-", "-", "-")
+	}
+	for _, l := range d.Licenses {
+		exp := "never"
+		if l.ExpiresAt != nil {
+			exp = l.ExpiresAt.Format(time.RFC3339)
+		} else if l.Type != "permanent" {
+			exp = "-"
+		}
+		tb.add(d.UDI, d.Address, d.Family, d.SoftwareVersion, d.ActiveLevel, d.NextBootLevel, orDash(l.ID), l.Feature, l.Type, l.State, exp)
+	}
+	return tb
+}

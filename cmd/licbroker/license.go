@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newLicenseCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "license", Short: "Obtain, install and inspect licenses"}
+	var pak string
+	var devices []string
+	var all, storeOnly, wait bool
+	install := &cobra.Command{
+		Use: "install", Short: "License devices from a PAK (sign, record, install over NETCONF)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := map[string]any{"pak": pak, "devices": devices, "all": all, "store_only": storeOnly}
+			c := newClient(g)
+			var j jobJSON
+			if err := c.do("POST", "/v1/licenses/install", in, &j); err != nil {
+				return err
+			}
+			if !wait {
+				return printJobStarted(g, j)
+			}
+			return waitJobOpts(g, c, j.ID, true)
+		},
+	}
+	f := install.Flags()
+	f.StringVar(&pak, "pak", "", "PAK id")
+	f.StringSliceVar(&devices, "device", nil, "device UDI (repeatable)")
+	f.BoolVar(&all, "all", false, "every eligible device of the tenant")
+	f.BoolVar(&storeOnly, "store-only", false, "keep the license in inventory; do not install it")
+	f.BoolVar(&wait, "wait", false, "wait for the job and show its results")
+	install.MarkFlagRequired("pak")
+	cmd.AddCommand(install)
+
+	cmd.AddCommand(&cobra.Command{
+		Use: "list", Short: "List license records", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var l list[licenseJSON]
+			if err := newClient(g).do("GET", "/v1/licenses", nil, &l); err != nil {
+				return err
+			}
+			tb := &table{header: []string{"id", "tenant", "udi", "pak", "feature", "type", "state", "issued", "expires"}}
+			for _, x := range l.Items {
+				exp := "never"
+				if x.Expires != nil {
+					exp = x.Expires.Format(time.RFC3339)
+				}
+				tb.add(x.ID, x.Tenant, x.UDI, x.PAK, x.Feature, x.Type, x.State, x.IssuedAt.Format(time.RFC3339), exp)
+			}
+			return g.print(l.Items, tb)
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "file ID", Short: "Print a license's signed license file (XML)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := newClient(g).raw("GET", "/v1/licenses/"+pathEscape(args[0])+"/file", nil)
+			if err != nil {
+				return err
+			}
+			_, err = os.Stdout.Write(b)
+			return err
+		},
+	})
+	var devUDI, file string
+	deploy := &cobra.Command{
+		Use: "deploy", Short: "Install a license file on a device as it is", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Results []struct {
+					Line      int    `json:"line"`
+					LicenseID string `json:"license_id"`
+					Feature   string `json:"feature"`
+					Status    string `json:"status"`
+					Reason    string `json:"reason"`
+				} `json:"results"`
+			}
+			if err := newClient(g).do("POST", "/v1/licenses/deploy-file", map[string]string{"device": devUDI, "file": string(data)}, &out); err != nil {
+				return err
+			}
+			tb := &table{header: []string{"line", "license", "feature", "status", "reason"}}
+			var firstFail string
+			for _, r := range out.Results {
+				tb.add(strconv.Itoa(r.Line), orDash(r.LicenseID), orDash(r.Feature), r.Status, orDash(r.Reason))
+				if r.Status == "failed" && firstFail == "" {
+					firstFail = fmt.Sprintf("device %s refused license line %d: %s", devUDI, r.Line, r.Reason)
+				}
+			}
+			if err := g.print(out, tb); err != nil {
+				return err
+			}
+			if firstFail != "" {
+				return fmt.Errorf("%s", firstFail)
+			}
+			return nil
+		},
+	}
+	deploy.Flags().StringVar(&devUDI, "device", "", "device UDI")
+	deploy.Flags().StringVar(&file, "file", "", "license file to install")
+	deploy.MarkFlagRequired("device")
+	deploy.MarkFlagRequired("file")
+	cmd.AddCommand(deploy)
+	return cmd
+}

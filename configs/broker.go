@@ -1,0 +1,117 @@
+package configs
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Peer is one member of a cluster named in configuration.
+type Peer struct {
+	ID       string `mapstructure:"id"`
+	RaftAddr string `mapstructure:"raft_addr"`
+	HTTPAddr string `mapstructure:"http_addr"`
+}
+
+// Broker is the configuration of one licbroker node.
+type Broker struct {
+	NodeID        string `mapstructure:"node_id"`
+	DataDir       string `mapstructure:"data_dir"`
+	HTTPAddr      string `mapstructure:"http_addr"`
+	RaftAddr      string `mapstructure:"raft_addr"`
+	RaftAdvertise string `mapstructure:"raft_advertise"`
+	// Bootstrap forms a new cluster of this node plus Peers when the node
+	// has no Raft state yet.
+	Bootstrap bool   `mapstructure:"bootstrap"`
+	Peers     []Peer `mapstructure:"peers"`
+	// Join is the HTTP URL of a cluster member to join at first start.
+	Join string `mapstructure:"join"`
+	// JoinSecret lets a node join without the admin token.
+	JoinSecret string `mapstructure:"join_secret"`
+	// CredentialsKey (64 hex characters) encrypts device credentials; all
+	// nodes of a cluster need the same. Empty: a key is generated in the
+	// data directory (single node only).
+	CredentialsKey string `mapstructure:"credentials_key"`
+	// NetconfPort is the devices' NETCONF port when a discovery names none
+	// (default 830).
+	NetconfPort       int           `mapstructure:"netconf_port"`
+	DeviceConcurrency int           `mapstructure:"device_concurrency"`
+	DeviceTimeout     time.Duration `mapstructure:"device_timeout"`
+	LogLevel          string        `mapstructure:"log_level"`
+}
+
+var brokerDefaults = map[string]any{
+	"node_id":            "node1",
+	"data_dir":           "./data",
+	"http_addr":          "127.0.0.1:7800",
+	"raft_addr":          "127.0.0.1:7900",
+	"raft_advertise":     "",
+	"bootstrap":          true,
+	"peers":              []Peer{},
+	"join":               "",
+	"join_secret":        "",
+	"credentials_key":    "",
+	"netconf_port":       830,
+	"device_concurrency": 64,
+	"device_timeout":     30 * time.Second,
+	"log_level":          "info",
+}
+
+var brokerFlags = map[string]string{
+	"data-dir":  "data_dir",
+	"http-addr": "http_addr",
+	"raft-addr": "raft_addr",
+	"node-id":   "node_id",
+	"bootstrap": "bootstrap",
+	"join":      "join",
+}
+
+// LoadBroker reads a node's configuration: defaults, the file at path (may
+// be empty), LICBROKER_* environment variables, then the flags of `serve`
+// that were set.
+func LoadBroker(path string, flags *pflag.FlagSet) (Broker, error) {
+	var c Broker
+	if err := load(path, "LICBROKER", brokerDefaults, flags, brokerFlags, &c); err != nil {
+		return Broker{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks a broker configuration.
+func (c Broker) Validate() error {
+	if c.NodeID == "" {
+		return fmt.Errorf("configs: node_id is empty")
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("configs: data_dir is empty")
+	}
+	for name, a := range map[string]string{"http_addr": c.HTTPAddr, "raft_addr": c.RaftAddr} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("configs: %s %q: want HOST:PORT", name, a)
+		}
+	}
+	if c.CredentialsKey != "" {
+		k, err := hex.DecodeString(c.CredentialsKey)
+		if err != nil || len(k) != 32 {
+			return fmt.Errorf("configs: credentials_key must be 64 hex characters (32 bytes)")
+		}
+	}
+	if c.NetconfPort < 1 || c.NetconfPort > 65535 {
+		return fmt.Errorf("configs: netconf_port %d is out of range 1-65535", c.NetconfPort)
+	}
+	if c.DeviceConcurrency < 1 || c.DeviceConcurrency > 10000 {
+		return fmt.Errorf("configs: device_concurrency %d must be between 1 and 10000", c.DeviceConcurrency)
+	}
+	if c.DeviceTimeout < time.Second {
+		return fmt.Errorf("configs: device_timeout %s is shorter than 1s", c.DeviceTimeout)
+	}
+	for i, p := range c.Peers {
+		if p.ID == "" || p.RaftAddr == "" {
+			return fmt.Errorf("configs: peers[%d]: id and raft_addr are required", i)
+		}
+	}
+	return nil
+}
