@@ -17,7 +17,7 @@ build:
 # 127.0.0.1:7800) and a 20-device simulator fleet on 127.1.0.1-20:8300.
 # Ctrl-C stops both; a second run reuses ./data.
 run: build
-	mkdir -p $(DATA)
+	@mkdir -p $(DATA)
 	export LICBROKER_ADDR=http://127.0.0.1:7800
 	LICBROKER_NETCONF_PORT=8300 $(BIN)/licbroker serve --data-dir $(DATA) --http-addr 127.0.0.1:7800 --raft-addr 127.0.0.1:7900 2>>$(DATA)/broker.log &
 	broker=$$!

@@ -18,9 +18,15 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// ErrUnknownOperation is returned by a Handler's RPC method for an operation
-// it does not implement; the server answers with operation-not-supported.
-var ErrUnknownOperation = errors.New("netconf: unknown operation")
+// Errors a Handler returns to steer the server.
+var (
+	// ErrUnknownOperation: the Handler does not implement the operation;
+	// the server answers operation-not-supported.
+	ErrUnknownOperation = errors.New("netconf: unknown operation")
+	// ErrDropSession: the server drops the connection without replying
+	// (fault injection: a session dropped mid-RPC).
+	ErrDropSession = errors.New("netconf: drop session")
+)
 
 // Handler serves the data and the RPCs of one device. The server handles the
 // base protocol itself (hello, framing, close-session, kill-session, lock,
@@ -284,6 +290,7 @@ type serverSession struct {
 	h      Handler
 	ch     ssh.Channel
 	killed atomic.Bool
+	drop   error // set by dispatch when the handler asked to drop the session
 }
 
 func (s *Server) runSession(sc *ssh.ServerConn, conn net.Conn, ch ssh.Channel, h Handler, touch func()) {
@@ -340,6 +347,10 @@ func (s *Server) runSession(sc *ssh.ServerConn, conn net.Conn, ch ssh.Channel, h
 			return
 		}
 		reply, closeAfter := s.handle(ctx, sc, conn, ss, msg)
+		if errors.Is(ss.drop, ErrDropSession) {
+			sc.Close()
+			return
+		}
 		if reply != nil {
 			if err := t.Send(reply); err != nil {
 				return
@@ -378,6 +389,23 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// CloseSessions ends every live session served by handler h (a device
+// that reloads or powers off drops its sessions).
+func (s *Server) CloseSessions(h Handler) {
+	s.mu.Lock()
+	var victims []*serverSession
+	for _, ss := range s.live {
+		if ss.h == h {
+			victims = append(victims, ss)
+		}
+	}
+	s.mu.Unlock()
+	for _, ss := range victims {
+		ss.killed.Store(true)
+		ss.ch.Close()
+	}
 }
 
 // Sessions returns the number of live NETCONF sessions.
@@ -475,6 +503,10 @@ func (s *Server) dispatch(ctx context.Context, ss *serverSession, req *Request) 
 		return s.getSchema(req), false
 	}
 	out, err := ss.h.RPC(ctx, req)
+	if errors.Is(err, ErrDropSession) {
+		ss.drop = err
+		return nil, true
+	}
 	if err != nil {
 		return errorBody(s.toRPCError(req, err)), false
 	}
