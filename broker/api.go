@@ -37,16 +37,8 @@ func (p Principal) writeTenant() string {
 
 // API serves the REST API.
 type API struct {
-	b     *Broker
-	mux   *http.ServeMux
-	extra map[string]http.Handler
-}
-
-// ClusterInfo is what the API needs of the cluster for /v1/cluster/status
-// and /readyz.
-type ClusterInfo interface {
-	Status() any
-	Ready() error
+	b   *Broker
+	mux *http.ServeMux
 }
 
 // NewAPI returns the HTTP handler for the broker's API. cluster may be nil.
@@ -56,22 +48,7 @@ func NewAPI(b *Broker, cluster ClusterInfo) *API {
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if cluster != nil {
-			if err := cluster.Ready(); err != nil {
-				writeError(w, apiErr("unavailable", "not ready: %v", err))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	m.HandleFunc("GET /v1/cluster/status", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		if cluster == nil {
-			writeError(w, apiErr("not_found", "no cluster"))
-			return
-		}
-		writeJSON(w, http.StatusOK, cluster.Status())
-	}))
+	a.routesCluster(cluster)
 
 	m.HandleFunc("GET /v1/tenants", a.auth(RoleAdmin, func(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeJSON(w, http.StatusOK, list(b.Tenants()))

@@ -21,8 +21,13 @@ import (
 type Store interface {
 	// Apply proposes a command and returns the state machine's result.
 	Apply(ctx context.Context, cmd []byte) ([]byte, error)
-	// VerifyLeader confirms leadership with a quorum (linearizable reads).
-	VerifyLeader() error
+	// Barrier returns once this node's state reflects every write
+	// committed before the call: a linearizable read point. It fails
+	// when there is no quorum.
+	Barrier(ctx context.Context) error
+	// DataAge says how stale this node's state may be: zero on the
+	// leader, the time since the leader was last heard from on a follower.
+	DataAge() time.Duration
 	// IsLeader reports whether this node leads.
 	IsLeader() bool
 }

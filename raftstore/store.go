@@ -366,6 +366,43 @@ func (s *Store) VerifyLeader() error {
 	return nil
 }
 
+// Barrier returns once this node's state reflects every write committed
+// before the call (a linearizable read point). On the leader it confirms
+// leadership with a quorum and waits for the FSM to apply up to the commit
+// index; a follower cannot serve it yet and returns ErrNotLeader.
+func (s *Store) Barrier(ctx context.Context) error {
+	if s.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	if err := s.VerifyLeader(); err != nil {
+		return err
+	}
+	want := s.raft.CommitIndex()
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for s.raft.AppliedIndex() < want {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("raftstore: barrier: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// DataAge says how stale this node's state may be: zero on the leader,
+// the time since the leader was last heard from on a follower.
+func (s *Store) DataAge() time.Duration {
+	if s.raft.State() == raft.Leader {
+		return 0
+	}
+	lc := s.raft.LastContact()
+	if lc.IsZero() {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Since(lc)
+}
+
 // Status is a node's view of the cluster.
 type Status struct {
 	NodeID       string   `json:"node_id"`
