@@ -103,7 +103,7 @@ func (a *API) OpenAPI() (*openapi3.T, error) {
 		}
 		if method == http.MethodGet && d.role != "" {
 			op.AddParameter(openapi3.NewQueryParameter("consistency").WithDescription(
-				"strong (default): see every committed write; stale: this node's data, age in "+HeaderDataAge).
+				"strong (default): see every committed write; stale: this node's data, age in " + HeaderDataAge).
 				WithSchema(&openapi3.Schema{Type: &openapi3.Types{"string"}, Enum: []any{"strong", "stale"}}))
 		}
 		if method != http.MethodGet && d.role != "" {
