@@ -135,7 +135,7 @@ type Job struct {
 	Total    int         `json:"total"`
 	Done     int         `json:"done"`
 	Failed   int         `json:"failed"`
-	Results  []JobResult `json:"results"`
+	Results  []JobResult `json:"results,omitempty"`
 	Created  time.Time   `json:"created"`
 	Finished *time.Time  `json:"finished,omitempty"`
 	Error    string      `json:"error,omitempty"`

@@ -20,6 +20,9 @@ func (a *applier) devicesUpsert(p devicesUpsert) (any, *APIError) {
 		if d.Licenses == nil {
 			d.Licenses = []DeviceLicense{}
 		}
+		if d.Levels == nil {
+			d.Levels = []string{}
+		}
 		old, ok := a.d.Devices[d.UDI]
 		if !ok {
 			d.Groups = []string{}
