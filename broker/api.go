@@ -102,10 +102,27 @@ func NewAPIWithConfig(b *Broker, cluster ClusterInfo, cfg APIConfig) *API {
 	a.routesCluster(cluster)
 	a.describeCluster()
 	a.routesCore()
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiErr("not_found", "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
-	})
+	a.mux.HandleFunc("/", a.noRoute)
 	return a
+}
+
+// noRoute answers requests that no route matches: 405 with Allow when the
+// path exists for other methods, else 404.
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := a.mux.Handler(probe); pat != "/" && pat != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, apiErr("method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+		return
+	}
+	writeError(w, apiErr("not_found", "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
 }
 
 // Handle mounts an extra handler (for example /metrics) on the API's mux.
