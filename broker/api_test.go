@@ -131,44 +131,59 @@ func (w *world) cases() map[string]routeCase {
 	dev0 := func(o string) string { return w.devices[o][0] }
 	n := func() int64 { return uniq.Add(1) }
 	return map[string]routeCase{
-		"GET /healthz":                    {path: fixed("/healthz"), okStatus: 200},
-		"GET /readyz":                     {path: fixed("/readyz"), okStatus: 200},
-		"GET /metrics":                    {path: fixed("/metrics"), okStatus: 200},
-		"GET /v1/openapi.json":            {path: fixed("/v1/openapi.json"), okStatus: 200},
-		"GET /v1/cluster/status":          {path: fixed("/v1/cluster/status"), okStatus: 200, cross: 200},
-		"GET /v1/whoami":                  {path: fixed("/v1/whoami"), okStatus: 200, cross: 200},
-		"GET /v1/tenants":                 {path: fixed("/v1/tenants"), okStatus: 200},
-		"POST /v1/tenants":                {path: fixed("/v1/tenants"), okStatus: 201, body: func(string) any { return TenantRequest{Name: fmt.Sprintf("t%d", n())} }},
-		"GET /v1/tenants/{name}":          {path: func(o string) string { return "/v1/tenants/" + o }, okStatus: 200, cross: 404},
-		"GET /v1/tokens":                  {path: fixed("/v1/tokens"), okStatus: 200},
-		"POST /v1/tokens":                 {path: fixed("/v1/tokens"), okStatus: 201, body: func(o string) any { return TokenRequest{Tenant: o, Role: RoleViewer} }},
-		"DELETE /v1/tokens/{id}":          {path: func(o string) string { _, tk, _ := w.b.CreateToken(context.Background(), "t", o, RoleViewer); return "/v1/tokens/" + tk.ID }, okStatus: 200},
-		"GET /v1/credentials":             {path: fixed("/v1/credentials"), okStatus: 200, cross: 200},
-		"POST /v1/credentials":            {path: fixed("/v1/credentials"), okStatus: 201, cross: 201, body: func(string) any { return CredentialRequest{Name: fmt.Sprintf("c%d", n()), Username: "u", Password: "p"} }},
-		"POST /v1/discover":               {path: fixed("/v1/discover"), okStatus: 202, cross: 202, body: func(string) any { return DiscoverRequest{Targets: []string{"127.3.3.3"}, Port: 1} }},
-		"GET /v1/devices":                 {path: fixed("/v1/devices"), okStatus: 200, cross: 200},
-		"GET /v1/devices/{udi}":           {path: func(o string) string { return "/v1/devices/" + dev0(o) }, okStatus: 200, cross: 404},
-		"POST /v1/devices/{udi}/reload":   {path: func(o string) string { return "/v1/devices/" + w.devices["acme"][0] + "/reload" }, okStatus: 200, cross: 404},
-		"POST /v1/devices/{udi}/groups":   {path: func(o string) string { return "/v1/devices/" + dev0(o) + "/groups" }, okStatus: 200, cross: 404, body: func(string) any { return GroupsRequest{Add: []string{"core"}} }},
-		"GET /v1/groups":                  {path: fixed("/v1/groups"), okStatus: 200, cross: 200},
-		"GET /v1/spares":                  {path: fixed("/v1/spares"), okStatus: 200},
-		"POST /v1/spares":                 {path: fixed("/v1/spares"), okStatus: 201, body: func(string) any { return SpareRequest{UDI: fmt.Sprintf("WS-C3560E-24TD-S:FDO1399S%03d", n()), Features: []string{"ipservices"}} }},
-		"GET /v1/spares/{udi}":            {path: func(string) string { return "/v1/spares/" + w.spare }, okStatus: 200},
-		"POST /v1/spares/{udi}/assign":    {path: func(string) string { return "/v1/spares/" + w.spare + "/assign" }, okStatus: 200, body: func(string) any { return AssignRequest{Tenant: "acme"} }},
-		"GET /v1/paks":                    {path: fixed("/v1/paks"), okStatus: 200, cross: 200},
-		"POST /v1/paks":                   {path: fixed("/v1/paks"), okStatus: 201, cross: 201, body: func(string) any { return PAKRequest{ID: fmt.Sprintf("PAKNEW%05d", n()), Feature: "ipservices", Quantity: 1} }},
-		"GET /v1/paks/{id}":               {path: func(o string) string { return "/v1/paks/" + w.paks[o] }, okStatus: 200, cross: 404},
-		"GET /v1/licenses":                {path: fixed("/v1/licenses"), okStatus: 200, cross: 200},
-		"POST /v1/licenses/install":       {path: fixed("/v1/licenses/install"), okStatus: 202, cross: 404, body: func(o string) any { return InstallRequest{PAK: w.paks[o], Devices: []string{w.devices[o][0]}, StoreOnly: true} }},
-		"POST /v1/licenses/deploy-file":   {path: fixed("/v1/licenses/deploy-file"), okStatus: 200, cross: 404, body: func(string) any { return DeployFileRequest{Device: w.devices["acme"][0], File: w.files["acme"]} }},
-		"GET /v1/licenses/{id}":           {path: func(o string) string { return "/v1/licenses/" + w.lics[o] }, okStatus: 200, cross: 404},
-		"GET /v1/licenses/{id}/file":      {path: func(o string) string { return "/v1/licenses/" + w.lics[o] + "/file" }, okStatus: 200, cross: 404},
-		"POST /v1/licenses/{id}/revoke":   {path: func(o string) string { return "/v1/licenses/" + w.lics[o] + "/revoke" }, okStatus: 200, cross: 404, body: func(string) any { return RevokeRequest{Reason: "test"} }},
-		"GET /v1/jobs":                    {path: fixed("/v1/jobs"), okStatus: 200, cross: 200},
-		"GET /v1/jobs/{id}":               {path: func(o string) string { return "/v1/jobs/" + w.jobs[o] }, okStatus: 200, cross: 404},
-		"POST /v1/jobs/{id}/cancel":       {path: func(o string) string { id := fmt.Sprintf("job-t%d", n()); w.propose(CmdJobCreate, jobCreate{Job: Job{ID: id, Tenant: o, Kind: JobInstall}}, nil); return "/v1/jobs/" + id + "/cancel" }, okStatus: 200, cross: 404},
-		"GET /v1/reports/{name}":          {path: fixed("/v1/reports/summary"), okStatus: 200, cross: 200},
-		"GET /v1/audit":                   {path: fixed("/v1/audit?limit=1000"), okStatus: 200, cross: 200},
+		"GET /healthz":           {path: fixed("/healthz"), okStatus: 200},
+		"GET /readyz":            {path: fixed("/readyz"), okStatus: 200},
+		"GET /metrics":           {path: fixed("/metrics"), okStatus: 200},
+		"GET /v1/openapi.json":   {path: fixed("/v1/openapi.json"), okStatus: 200},
+		"GET /v1/cluster/status": {path: fixed("/v1/cluster/status"), okStatus: 200, cross: 200},
+		"GET /v1/whoami":         {path: fixed("/v1/whoami"), okStatus: 200, cross: 200},
+		"GET /v1/tenants":        {path: fixed("/v1/tenants"), okStatus: 200},
+		"POST /v1/tenants":       {path: fixed("/v1/tenants"), okStatus: 201, body: func(string) any { return TenantRequest{Name: fmt.Sprintf("t%d", n())} }},
+		"GET /v1/tenants/{name}": {path: func(o string) string { return "/v1/tenants/" + o }, okStatus: 200, cross: 404},
+		"GET /v1/tokens":         {path: fixed("/v1/tokens"), okStatus: 200},
+		"POST /v1/tokens":        {path: fixed("/v1/tokens"), okStatus: 201, body: func(o string) any { return TokenRequest{Tenant: o, Role: RoleViewer} }},
+		"DELETE /v1/tokens/{id}": {path: func(o string) string {
+			_, tk, _ := w.b.CreateToken(context.Background(), "t", o, RoleViewer)
+			return "/v1/tokens/" + tk.ID
+		}, okStatus: 200},
+		"GET /v1/credentials": {path: fixed("/v1/credentials"), okStatus: 200, cross: 200},
+		"POST /v1/credentials": {path: fixed("/v1/credentials"), okStatus: 201, cross: 201, body: func(string) any {
+			return CredentialRequest{Name: fmt.Sprintf("c%d", n()), Username: "u", Password: "p"}
+		}},
+		"POST /v1/discover":             {path: fixed("/v1/discover"), okStatus: 202, cross: 202, body: func(string) any { return DiscoverRequest{Targets: []string{"127.3.3.3"}, Port: 1} }},
+		"GET /v1/devices":               {path: fixed("/v1/devices"), okStatus: 200, cross: 200},
+		"GET /v1/devices/{udi}":         {path: func(o string) string { return "/v1/devices/" + dev0(o) }, okStatus: 200, cross: 404},
+		"POST /v1/devices/{udi}/reload": {path: func(o string) string { return "/v1/devices/" + w.devices["acme"][0] + "/reload" }, okStatus: 200, cross: 404},
+		"POST /v1/devices/{udi}/groups": {path: func(o string) string { return "/v1/devices/" + dev0(o) + "/groups" }, okStatus: 200, cross: 404, body: func(string) any { return GroupsRequest{Add: []string{"core"}} }},
+		"GET /v1/groups":                {path: fixed("/v1/groups"), okStatus: 200, cross: 200},
+		"GET /v1/spares":                {path: fixed("/v1/spares"), okStatus: 200},
+		"POST /v1/spares": {path: fixed("/v1/spares"), okStatus: 201, body: func(string) any {
+			return SpareRequest{UDI: fmt.Sprintf("WS-C3560E-24TD-S:FDO1399S%03d", n()), Features: []string{"ipservices"}}
+		}},
+		"GET /v1/spares/{udi}":         {path: func(string) string { return "/v1/spares/" + w.spare }, okStatus: 200},
+		"POST /v1/spares/{udi}/assign": {path: func(string) string { return "/v1/spares/" + w.spare + "/assign" }, okStatus: 200, body: func(string) any { return AssignRequest{Tenant: "acme"} }},
+		"GET /v1/paks":                 {path: fixed("/v1/paks"), okStatus: 200, cross: 200},
+		"POST /v1/paks": {path: fixed("/v1/paks"), okStatus: 201, cross: 201, body: func(string) any {
+			return PAKRequest{ID: fmt.Sprintf("PAKNEW%05d", n()), Feature: "ipservices", Quantity: 1}
+		}},
+		"GET /v1/paks/{id}": {path: func(o string) string { return "/v1/paks/" + w.paks[o] }, okStatus: 200, cross: 404},
+		"GET /v1/licenses":  {path: fixed("/v1/licenses"), okStatus: 200, cross: 200},
+		"POST /v1/licenses/install": {path: fixed("/v1/licenses/install"), okStatus: 202, cross: 404, body: func(o string) any {
+			return InstallRequest{PAK: w.paks[o], Devices: []string{w.devices[o][0]}, StoreOnly: true}
+		}},
+		"POST /v1/licenses/deploy-file": {path: fixed("/v1/licenses/deploy-file"), okStatus: 200, cross: 404, body: func(string) any { return DeployFileRequest{Device: w.devices["acme"][0], File: w.files["acme"]} }},
+		"GET /v1/licenses/{id}":         {path: func(o string) string { return "/v1/licenses/" + w.lics[o] }, okStatus: 200, cross: 404},
+		"GET /v1/licenses/{id}/file":    {path: func(o string) string { return "/v1/licenses/" + w.lics[o] + "/file" }, okStatus: 200, cross: 404},
+		"POST /v1/licenses/{id}/revoke": {path: func(o string) string { return "/v1/licenses/" + w.lics[o] + "/revoke" }, okStatus: 200, cross: 404, body: func(string) any { return RevokeRequest{Reason: "test"} }},
+		"GET /v1/jobs":                  {path: fixed("/v1/jobs"), okStatus: 200, cross: 200},
+		"GET /v1/jobs/{id}":             {path: func(o string) string { return "/v1/jobs/" + w.jobs[o] }, okStatus: 200, cross: 404},
+		"POST /v1/jobs/{id}/cancel": {path: func(o string) string {
+			id := fmt.Sprintf("job-t%d", n())
+			w.propose(CmdJobCreate, jobCreate{Job: Job{ID: id, Tenant: o, Kind: JobInstall}}, nil)
+			return "/v1/jobs/" + id + "/cancel"
+		}, okStatus: 200, cross: 404},
+		"GET /v1/reports/{name}": {path: fixed("/v1/reports/summary"), okStatus: 200, cross: 200},
+		"GET /v1/audit":          {path: fixed("/v1/audit?limit=1000"), okStatus: 200, cross: 200},
 	}
 }
 

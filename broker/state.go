@@ -238,9 +238,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// sortBy sorts items by a string key.
+// sortBy sorts items by a string key, computing each key once.
 func sortBy[T any](items []T, key func(T) string) {
-	sort.Slice(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
+	type kv struct {
+		k string
+		v T
+	}
+	tmp := make([]kv, len(items))
+	for i, it := range items {
+		tmp[i] = kv{key(it), it}
+	}
+	sort.SliceStable(tmp, func(i, j int) bool { return tmp[i].k < tmp[j].k })
+	for i := range tmp {
+		items[i] = tmp[i].v
+	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -188,7 +188,9 @@ func TestStateCommands(t *testing.T) {
 				}
 			}},
 		{name: "pak", typ: CmdPAKAdd, payload: pak("acme", "PAK00000001", line("ipservices", "permanent", 2, "3750e"), line("ipservices", "extension", 1, "3750e")),
-			check: func(t *testing.T, d *stateData, _ json.RawMessage) { wantAudit(t, d, "pak/PAK00000001", "added line 2: 1 x ipservices extension") }},
+			check: func(t *testing.T, d *stateData, _ json.RawMessage) {
+				wantAudit(t, d, "pak/PAK00000001", "added line 2: 1 x ipservices extension")
+			}},
 		{name: "pak dup", typ: CmdPAKAdd, payload: pak("globex", "PAK00000001", line("advipservices", "permanent", 1, "880")), wantCode: "conflict", wantMsg: "already registered"},
 		{name: "pak no lines", typ: CmdPAKAdd, payload: pak("acme", "PAK00000002"), wantCode: "bad_request"},
 		{name: "pak zero qty", typ: CmdPAKAdd, payload: pak("acme", "PAK00000002", line("ipservices", "permanent", 0, "3750e")), wantCode: "bad_request"},
