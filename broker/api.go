@@ -153,7 +153,7 @@ func (a *API) authenticate(r *http.Request, min string) (Principal, error) {
 		return Principal{}, apiErr("unauthorized", "unknown or revoked API token")
 	}
 	if roleRank[t.Role] < roleRank[min] {
-		return Principal{}, apiErr("forbidden", "a %s token may not %s %s (needs %s)", t.Role, r.Method, r.URL.Path, min)
+		return Principal{}, apiErr("forbidden", "%s token may not %s %s (needs %s)", article(t.Role), r.Method, r.URL.Path, min)
 	}
 	p := Principal{TokenID: t.ID, Role: t.Role, Tenant: t.Tenant, Scope: t.Tenant}
 	h := r.Header.Get(HeaderTenant)
@@ -164,9 +164,17 @@ func (a *API) authenticate(r *http.Request, min string) (Principal, error) {
 		}
 		p.Scope = h
 	case h != "" && h != t.Tenant:
-		return Principal{}, apiErr("forbidden", "a %s token of tenant %s may not act in tenant %s", t.Role, t.Tenant, h)
+		return Principal{}, apiErr("forbidden", "%s token of tenant %s may not act in tenant %s", article(t.Role), t.Tenant, h)
 	}
 	return p, nil
+}
+
+// article puts "a" or "an" before a role.
+func article(role string) string {
+	if role == RoleAdmin || role == RoleOperator {
+		return "an " + role
+	}
+	return "a " + role
 }
 
 // wrap turns a route into an http.HandlerFunc: authentication and role,

@@ -12,7 +12,9 @@ import (
 
 type nopSigner struct{}
 
-func (nopSigner) Sign(g keyengine.Grant) (keyengine.License, error) { return keyengine.License{Grant: g}, nil }
+func (nopSigner) Sign(g keyengine.Grant) (keyengine.License, error) {
+	return keyengine.License{Grant: g}, nil
+}
 
 // fleetBroker is a broker whose state holds n devices of two tenants, each
 // with a permanent license in use, an evaluation running and two inactive

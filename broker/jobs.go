@@ -210,11 +210,12 @@ func (b *Broker) discoverOne(ctx context.Context, dl *netconf.Dialer, ups *upser
 		return r
 	}
 	dev.Tenant, dev.Address, dev.Credentials = tenant, addr, cred
-	r.UDI = dev.UDI
 	if old, err := b.Device("", dev.UDI); err == nil && old.Tenant != tenant {
-		r.Status, r.Reason = "conflict", "device "+dev.UDI+" belongs to another tenant"
+		// Say no more: the device's identity belongs to another tenant.
+		r.Status, r.Reason = "conflict", "the device at this address is registered to another tenant"
 		return r
 	}
+	r.UDI = dev.UDI
 	if err := ups.add(ctx, dev); err != nil {
 		r.Status, r.Reason = "error", oneLine(err)
 		return r

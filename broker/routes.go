@@ -387,7 +387,7 @@ func (a *API) routesJobsReports() {
 			f := AuditFilter{Tenant: p.Scope, Actor: q.Get("actor"), Action: q.Get("action"), Object: q.Get("object")}
 			if t := q.Get("tenant"); t != "" {
 				if p.Role != RoleAdmin && t != p.Tenant {
-					writeError(w, apiErr("forbidden", "a %s token of tenant %s may not read the audit log of tenant %s", p.Role, p.Tenant, t))
+					writeError(w, apiErr("forbidden", "%s token of tenant %s may not read the audit log of tenant %s", article(p.Role), p.Tenant, t))
 					return
 				}
 				f.Tenant = t
