@@ -3,9 +3,9 @@ package configs
 import (
 	"encoding/hex"
 	"errors"
-	"os"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
