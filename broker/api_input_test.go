@@ -346,3 +346,32 @@ func TestConcurrentRedemptionThroughRaft(t *testing.T) {
 		t.Fatalf("one device was charged %d times", k.Lines[0].Used)
 	}
 }
+
+// TestMetrics: /metrics serves request counts by route pattern and state
+// totals, without tenant names.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.b.CreateTenant(context.Background(), "t", "acme")
+	e.propose(CmdDevicesUpsert, devicesUpsert{Devices: []Device{dev("acme", sw1, "3750e", "ipbase"), dev("acme", sw2, "3750e", "ipbase")}}, nil)
+	e.ok(req{method: "POST", path: "/v1/paks", token: e.admin, body: PAKRequest{ID: "PAK00000001", Feature: "ipservices", Quantity: 7}}, 201, nil)
+	e.ok(req{method: "GET", path: "/v1/devices/" + sw1, token: e.admin}, 200, nil)
+	e.do(req{method: "GET", path: "/v1/devices/nocolon", token: e.admin})
+	r := e.ok(req{method: "GET", path: "/metrics"}, 200, nil)
+	body := string(r.body)
+	for _, want := range []string{
+		`licbroker_http_requests_total{code="200",route="GET /v1/devices/{udi}"} 1`,
+		`licbroker_http_requests_total{code="400",route="GET /v1/devices/{udi}"} 1`,
+		`licbroker_http_requests_total{code="201",route="POST /v1/paks"} 1`,
+		"licbroker_devices 2",
+		"licbroker_tenants 2",
+		`licbroker_pak_units{kind="remaining"} 7`,
+		"licbroker_http_request_duration_seconds_bucket",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "acme") || strings.Contains(body, sw1) {
+		t.Fatal("/metrics names a tenant or a device")
+	}
+}

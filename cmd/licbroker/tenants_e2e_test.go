@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/csv"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -117,12 +118,12 @@ func TestTenantIsolation(t *testing.T) {
 				if len(devs) != 4 {
 					t.Fatalf("%d devices", len(devs))
 				}
+				summary := c.ok("report", "summary", "-o", "csv")
+				auditJSON := c.ok("audit", "-o", "json", "--limit", "1000")
 				out := c.ok("device", "list", "-o", "csv") + c.ok("pak", "list", "-o", "csv") + c.ok("license", "list", "-o", "csv") +
-					c.ok("job", "list", "-o", "csv") + c.ok("credentials", "list", "-o", "csv") + c.ok("device", "groups", "-o", "csv")
-				for _, r := range []string{"summary", "expiring", "unused", "paks"} {
-					out += c.ok("report", r, "-o", "csv") + c.ok("report", r, "-o", "json") + c.ok("report", r)
-				}
-				out += c.ok("audit", "-o", "json", "--limit", "1000")
+					c.ok("job", "list", "-o", "csv") + c.ok("credentials", "list", "-o", "csv") + c.ok("device", "groups", "-o", "csv") +
+					c.ok("report", "expiring", "-o", "json", "--within", "90d") + c.ok("report", "unused") + c.ok("report", "paks", "-o", "csv") +
+					summary + auditJSON
 				for _, m := range append([]string{other, them.pak, them.lic, them.jobID}, them.devices...) {
 					if strings.Contains(out, m) {
 						t.Fatalf("%s's %s sees %q of %s", own, role, m, other)
@@ -131,7 +132,7 @@ func TestTenantIsolation(t *testing.T) {
 				if !strings.Contains(out, me.pak) || !strings.Contains(out, me.lic) || !strings.Contains(out, me.devices[3]) {
 					t.Fatalf("%s's %s does not see its own objects", own, role)
 				}
-				rows, err := csv.NewReader(strings.NewReader(c.ok("report", "summary", "-o", "csv"))).ReadAll()
+				rows, err := csv.NewReader(strings.NewReader(summary)).ReadAll()
 				if err != nil || len(rows) < 5 {
 					t.Fatalf("summary CSV: %v %v", rows, err)
 				}
@@ -141,9 +142,8 @@ func TestTenantIsolation(t *testing.T) {
 					}
 				}
 				var audit []struct{ Tenant, Action string }
-				c.json(&audit, "audit", "--limit", "1000")
-				if len(audit) == 0 {
-					t.Fatal("empty audit log")
+				if err := json.Unmarshal([]byte(auditJSON), &audit); err != nil || len(audit) == 0 {
+					t.Fatalf("audit log: %v %s", err, auditJSON)
 				}
 				for _, e := range audit {
 					if e.Tenant != own {
@@ -218,6 +218,31 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("admin scoped to acme sees %d devices", len(acmeOnly))
 	}
 	admin.fails(`tenant "nobody" does not exist`, "device", "list", "--tenant", "nobody")
+
+	// A depot spare: only the admin sees it until it is assigned; then its
+	// preloaded license belongs to the customer it went to, and only to it.
+	const spare = "WS-C3750E-24TD-S:FDO1399S0P1"
+	var sp struct {
+		Licenses []string `json:"licenses"`
+		State    string   `json:"state"`
+	}
+	admin.json(&sp, "spare", "add", "--udi", spare, "--feature", "ipservices")
+	if len(sp.Licenses) != 1 || sp.State != "stocked" {
+		t.Fatalf("spare: %+v", sp)
+	}
+	tenants["acme"].op.fails("may not", "spare", "list")
+	for _, tv := range tenants {
+		if out := tv.viewer.ok("license", "list", "-o", "csv"); strings.Contains(out, sp.Licenses[0]) {
+			t.Fatalf("%s sees a depot spare's license before assignment", tv.name)
+		}
+	}
+	admin.json(&sp, "spare", "assign", spare, "--to", "acme", "--replaces", tenants["acme"].devices[3], "--rma", "RMA0042")
+	admin.ok("spare", "assign", spare, "--to", "acme", "--replaces", tenants["acme"].devices[3])
+	admin.fails("already assigned to tenant acme", "spare", "assign", spare, "--to", "globex")
+	if out := tenants["acme"].viewer.ok("license", "show", sp.Licenses[0]); !strings.Contains(out, "replacement for "+tenants["acme"].devices[3]) {
+		t.Fatalf("acme's spare license history:\n%s", out)
+	}
+	tenants["globex"].viewer.fails("not found", "license", "show", sp.Licenses[0])
 }
 
 // addrOf returns a device's address as the admin sees it (without port).
