@@ -234,13 +234,6 @@ type listResponse[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-func list[T any](items []T) listResponse[T] {
-	if items == nil {
-		items = []T{}
-	}
-	return listResponse[T]{Items: items, Total: len(items)}
-}
-
 // readJSON decodes a request body strictly: JSON only, known fields only,
 // one value, within the size limit.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"strconv"
 )
 
 // maxIdemKeyLen bounds an Idempotency-Key.
@@ -142,5 +141,3 @@ func (r *recorder) status() int {
 	}
 	return r.code
 }
-
-var _ = strconv.Itoa
