@@ -102,104 +102,10 @@ func TestTenantIsolation(t *testing.T) {
 		tenants[name] = tv
 	}
 
-	for _, own := range []string{"acme", "globex"} {
-		other := map[string]string{"acme": "globex", "globex": "acme"}[own]
-		me, them := tenants[own], tenants[other]
-		for _, c := range []*cli{me.op, me.viewer} {
-			role := "operator"
-			if c == me.viewer {
-				role = "viewer"
-			}
-			t.Run(own+"-"+role, func(t *testing.T) {
-				c.t = t
-				// Lists show exactly the own objects.
-				var devs []e2eDevice
-				c.json(&devs, "device", "list")
-				if len(devs) != 4 {
-					t.Fatalf("%d devices", len(devs))
-				}
-				summary := c.ok("report", "summary", "-o", "csv")
-				auditJSON := c.ok("audit", "-o", "json", "--limit", "1000")
-				out := c.ok("device", "list", "-o", "csv") + c.ok("pak", "list", "-o", "csv") + c.ok("license", "list", "-o", "csv") +
-					c.ok("job", "list", "-o", "csv") + c.ok("credentials", "list", "-o", "csv") + c.ok("device", "groups", "-o", "csv") +
-					c.ok("report", "expiring", "-o", "json", "--within", "90d") + c.ok("report", "unused") + c.ok("report", "paks", "-o", "csv") +
-					summary + auditJSON
-				for _, m := range append([]string{other, them.pak, them.lic, them.jobID}, them.devices...) {
-					if strings.Contains(out, m) {
-						t.Fatalf("%s's %s sees %q of %s", own, role, m, other)
-					}
-				}
-				if !strings.Contains(out, me.pak) || !strings.Contains(out, me.lic) || !strings.Contains(out, me.devices[3]) {
-					t.Fatalf("%s's %s does not see its own objects", own, role)
-				}
-				rows, err := csv.NewReader(strings.NewReader(summary)).ReadAll()
-				if err != nil || len(rows) < 5 {
-					t.Fatalf("summary CSV: %v %v", rows, err)
-				}
-				for _, r := range rows[1:] {
-					if r[0] != own {
-						t.Fatalf("summary row of another tenant: %v", r)
-					}
-				}
-				var audit []struct{ Tenant, Action string }
-				if err := json.Unmarshal([]byte(auditJSON), &audit); err != nil || len(audit) == 0 {
-					t.Fatalf("audit log: %v %s", err, auditJSON)
-				}
-				for _, e := range audit {
-					if e.Tenant != own {
-						t.Fatalf("audit entry of tenant %q: %+v", e.Tenant, e)
-					}
-				}
-				// Reading by id: another tenant's objects are not found.
-				c.fails("device "+them.devices[0]+" not found", "device", "show", them.devices[0])
-				c.fails("PAK "+them.pak+" not found", "pak", "show", them.pak)
-				c.fails("license "+them.lic+" not found", "license", "file", them.lic)
-				c.fails("license "+them.lic+" not found", "license", "show", them.lic)
-				c.fails("job "+them.jobID+" not found", "job", "show", them.jobID)
-				c.fails("tenant \""+other+"\" not found", "tenant", "show", other)
-				c.fails("may not read the audit log of tenant "+other, "audit", "--of-tenant", other)
-				// Naming the other tenant is refused.
-				c.fails("may not act in tenant "+other, "device", "list", "--tenant", other)
-				// Admin-only actions are refused.
-				c.fails("may not", "tenant", "list")
-				c.fails("may not", "token", "create", "--tenant", own, "--role", "viewer")
-				// The own license file downloads.
-				if f := c.ok("license", "file", me.lic); !strings.Contains(f, me.lic) {
-					t.Fatalf("license file: %s", f)
-				}
-				if role == "viewer" {
-					c.fails("viewer token may not", "pak", "add", "--id", "PAKVIEW0001", "--feature", "ipservices", "--quantity", "1")
-					c.fails("viewer token may not", "license", "install", "--pak", me.pak, "--device", me.devices[1])
-					c.fails("viewer token may not", "device", "reload", me.devices[0])
-					c.fails("viewer token may not", "license", "revoke", me.lic)
-					c.fails("viewer token may not", "device", "group", me.devices[0], "--add", "x")
-					return
-				}
-				// An operator cannot use or change the other tenant's objects.
-				c.fails("PAK "+them.pak+" not found", "license", "install", "--pak", them.pak, "--device", me.devices[1])
-				c.fails("device "+them.devices[1]+" not found", "license", "install", "--pak", me.pak, "--device", them.devices[1])
-				c.fails("device "+them.devices[0]+" not found", "device", "group", them.devices[0], "--add", "x")
-				c.fails("device "+them.devices[0]+" not found", "device", "reload", them.devices[0])
-				c.fails("license "+them.lic+" not found", "license", "revoke", them.lic)
-				c.fails("job "+them.jobID+" not found", "job", "cancel", them.jobID)
-				// Discovering the other tenant's devices does not take them over.
-				var job struct {
-					Results []struct{ Status, Reason string } `json:"results"`
-				}
-				c.json(&job, "device", "discover", them.addr, "--wait")
-				if len(job.Results) != 1 || job.Results[0].Status != "conflict" {
-					t.Fatalf("discovering another tenant's device: %+v", job)
-				}
-				// Groups on own devices work.
-				c.ok("device", "group", me.devices[0], me.devices[1], "--add", "core")
-				var grouped []e2eDevice
-				c.json(&grouped, "device", "list", "--group", "core")
-				if len(grouped) != 2 {
-					t.Fatalf("group core: %d devices", len(grouped))
-				}
-			})
-		}
-	}
+	// The four callers' views are independent: check them in parallel.
+	t.Run("views", func(t *testing.T) {
+		checkViews(t, tenants)
+	})
 
 	// The admin sees both tenants, and what each token did.
 	var devs []e2eDevice
@@ -311,4 +217,109 @@ func writeSelfSigned(t *testing.T, host, certFile, keyFile string) {
 	kb, _ := x509.MarshalECPrivateKey(key)
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+}
+
+// checkViews checks, for each tenant's operator and viewer, that it sees
+// its own objects and nothing of the other tenant.
+func checkViews(t *testing.T, tenants map[string]*tenantView) {
+	for _, own := range []string{"acme", "globex"} {
+		other := map[string]string{"acme": "globex", "globex": "acme"}[own]
+		me, them := tenants[own], tenants[other]
+		for _, c := range []*cli{me.op, me.viewer} {
+			role := "operator"
+			if c == me.viewer {
+				role = "viewer"
+			}
+			t.Run(own+"-"+role, func(t *testing.T) {
+				t.Parallel()
+				c.t = t
+				// Lists show exactly the own objects.
+				var devs []e2eDevice
+				c.json(&devs, "device", "list")
+				if len(devs) != 4 {
+					t.Fatalf("%d devices", len(devs))
+				}
+				summary := c.ok("report", "summary", "-o", "csv")
+				auditJSON := c.ok("audit", "-o", "json", "--limit", "1000")
+				out := c.ok("device", "list", "-o", "csv") + c.ok("pak", "list", "-o", "csv") + c.ok("license", "list", "-o", "csv") +
+					c.ok("job", "list", "-o", "csv") + c.ok("credentials", "list", "-o", "csv") + c.ok("device", "groups", "-o", "csv") +
+					c.ok("report", "expiring", "-o", "json", "--within", "90d") + c.ok("report", "unused") + c.ok("report", "paks", "-o", "csv") +
+					summary + auditJSON
+				for _, m := range append([]string{other, them.pak, them.lic, them.jobID}, them.devices...) {
+					if strings.Contains(out, m) {
+						t.Fatalf("%s's %s sees %q of %s", own, role, m, other)
+					}
+				}
+				if !strings.Contains(out, me.pak) || !strings.Contains(out, me.lic) || !strings.Contains(out, me.devices[3]) {
+					t.Fatalf("%s's %s does not see its own objects", own, role)
+				}
+				rows, err := csv.NewReader(strings.NewReader(summary)).ReadAll()
+				if err != nil || len(rows) < 5 {
+					t.Fatalf("summary CSV: %v %v", rows, err)
+				}
+				for _, r := range rows[1:] {
+					if r[0] != own {
+						t.Fatalf("summary row of another tenant: %v", r)
+					}
+				}
+				var audit []struct{ Tenant, Action string }
+				if err := json.Unmarshal([]byte(auditJSON), &audit); err != nil || len(audit) == 0 {
+					t.Fatalf("audit log: %v %s", err, auditJSON)
+				}
+				for _, e := range audit {
+					if e.Tenant != own {
+						t.Fatalf("audit entry of tenant %q: %+v", e.Tenant, e)
+					}
+				}
+				// Reading by id: another tenant's objects are not found.
+				c.fails("device "+them.devices[0]+" not found", "device", "show", them.devices[0])
+				c.fails("PAK "+them.pak+" not found", "pak", "show", them.pak)
+				c.fails("license "+them.lic+" not found", "license", "file", them.lic)
+				c.fails("license "+them.lic+" not found", "license", "show", them.lic)
+				c.fails("job "+them.jobID+" not found", "job", "show", them.jobID)
+				c.fails("tenant \""+other+"\" not found", "tenant", "show", other)
+				c.fails("may not read the audit log of tenant "+other, "audit", "--of-tenant", other)
+				// Naming the other tenant is refused.
+				c.fails("may not act in tenant "+other, "device", "list", "--tenant", other)
+				// Admin-only actions are refused.
+				c.fails("may not", "tenant", "list")
+				c.fails("may not", "token", "create", "--tenant", own, "--role", "viewer")
+				// The own license file downloads.
+				if f := c.ok("license", "file", me.lic); !strings.Contains(f, me.lic) {
+					t.Fatalf("license file: %s", f)
+				}
+				if role == "viewer" {
+					c.fails("viewer token may not", "pak", "add", "--id", "PAKVIEW0001", "--feature", "ipservices", "--quantity", "1")
+					c.fails("viewer token may not", "license", "install", "--pak", me.pak, "--device", me.devices[1])
+					c.fails("viewer token may not", "device", "reload", me.devices[0])
+					c.fails("viewer token may not", "license", "revoke", me.lic)
+					c.fails("viewer token may not", "device", "group", me.devices[0], "--add", "x")
+					return
+				}
+				// An operator cannot use or change the other tenant's objects.
+				c.fails("PAK "+them.pak+" not found", "license", "install", "--pak", them.pak, "--device", me.devices[1])
+				c.fails("device "+them.devices[1]+" not found", "license", "install", "--pak", me.pak, "--device", them.devices[1])
+				c.fails("device "+them.devices[0]+" not found", "device", "group", them.devices[0], "--add", "x")
+				c.fails("device "+them.devices[0]+" not found", "device", "reload", them.devices[0])
+				c.fails("license "+them.lic+" not found", "license", "revoke", them.lic)
+				c.fails("job "+them.jobID+" not found", "job", "cancel", them.jobID)
+				// Discovering the other tenant's devices does not take them over.
+				var job struct {
+					Results []struct{ Status, Reason string } `json:"results"`
+				}
+				c.json(&job, "device", "discover", them.addr, "--wait")
+				if len(job.Results) != 1 || job.Results[0].Status != "conflict" {
+					t.Fatalf("discovering another tenant's device: %+v", job)
+				}
+				// Groups on own devices work.
+				c.ok("device", "group", me.devices[0], me.devices[1], "--add", "core")
+				var grouped []e2eDevice
+				c.json(&grouped, "device", "list", "--group", "core")
+				if len(grouped) != 2 {
+					t.Fatalf("group core: %d devices", len(grouped))
+				}
+			})
+		}
+	}
+
 }
