@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -73,10 +72,15 @@ func rowCheck(row int, syms []byte) byte {
 
 // EncodeCompactKey writes the license as a compact key.
 func EncodeCompactKey(l License) string {
-	var canon [192]byte
-	payload := append(l.Grant.appendCanonical(canon[:0]), l.Signature...)
-	nd := (len(payload)*8 + 4) / 5
-	data := make([]byte, 0, nd)
+	var buf [256]byte
+	payload := append(l.Grant.appendCanonical(buf[:0]), l.Signature...)
+	return formatKey(keyDataSymbols(payload))
+}
+
+// keyDataSymbols splits payload into 5-bit symbols, the last one padded
+// with zero bits.
+func keyDataSymbols(payload []byte) []byte {
+	data := make([]byte, 0, (len(payload)*8+4)/5)
 	var acc uint32
 	nbits := 0
 	for _, c := range payload {
@@ -90,22 +94,31 @@ func EncodeCompactKey(l License) string {
 	if nbits > 0 {
 		data = append(data, byte(acc<<(5-nbits))&31)
 	}
-	syms := make([]byte, 0, nd+nd/(keyRow-1)+1)
-	for r := 0; len(data) > 0; r++ {
-		n := min(keyRow-1, len(data))
-		syms = append(syms, data[:n]...)
-		syms = append(syms, rowCheck(r, data[:n]))
-		data = data[n:]
-	}
-	var sb strings.Builder
-	sb.Grow(len(syms) + len(syms)/keyGroup)
-	for i, v := range syms {
-		if i > 0 && i%keyGroup == 0 {
-			sb.WriteByte('-')
+	return data
+}
+
+// formatKey adds the check character of each row and writes the symbols in
+// dash-separated groups.
+func formatKey(data []byte) string {
+	nsyms := len(data) + (len(data)+keyRow-2)/(keyRow-1)
+	out := make([]byte, 0, nsyms+nsyms/keyGroup)
+	n := 0
+	put := func(v byte) {
+		if n > 0 && n%keyGroup == 0 {
+			out = append(out, '-')
 		}
-		sb.WriteByte(crockford[v])
+		out = append(out, crockford[v])
+		n++
 	}
-	return sb.String()
+	for r := 0; len(data) > 0; r++ {
+		k := min(keyRow-1, len(data))
+		for _, v := range data[:k] {
+			put(v)
+		}
+		put(rowCheck(r, data[:k]))
+		data = data[k:]
+	}
+	return string(out)
 }
 
 // ParseCompactKey reads a compact key. It does not check the signature;
@@ -123,7 +136,7 @@ func ParseCompactKey(s string) (License, error) {
 		case -1:
 		case -2:
 			r, _ := utf8.DecodeRuneInString(s[i:])
-			return License{}, &MalformedError{Pos: i, Msg: fmt.Sprintf("%q is not a key character (keys use 0-9 and A-Z except U)", r)}
+			return License{}, &MalformedError{Pos: i, Msg: fmt.Sprintf("%q is not a key character (keys use 0-9 and A-Z except U)", string(r))}
 		default:
 			syms = append(syms, byte(v))
 			at = append(at, i)

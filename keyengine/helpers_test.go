@@ -115,3 +115,12 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the golden file (run go test ./keyengine -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("%v (run go test ./keyengine -update to create it)", err)
+	}
+	return b
+}
