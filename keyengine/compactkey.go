@@ -129,8 +129,8 @@ func ParseCompactKey(s string) (License, error) {
 	if len(s) > maxKeyText {
 		return License{}, &MalformedError{Pos: maxKeyText, Msg: fmt.Sprintf("key is longer than %d characters", maxKeyText)}
 	}
-	syms := make([]byte, 0, len(s))
-	at := make([]int, 0, len(s))
+	var symBuf [512]byte
+	syms := symBuf[:0]
 	for i := 0; i < len(s); i++ {
 		switch v := symbolValue[s[i]]; v {
 		case -1:
@@ -139,31 +139,44 @@ func ParseCompactKey(s string) (License, error) {
 			return License{}, &MalformedError{Pos: i, Msg: fmt.Sprintf("%q is not a key character (keys use 0-9 and A-Z except U)", string(r))}
 		default:
 			syms = append(syms, byte(v))
-			at = append(at, i)
 		}
 	}
 	if len(syms) == 0 {
 		return License{}, &MalformedError{Pos: 0, Msg: "empty key"}
 	}
-	data := make([]byte, 0, len(syms))
+	// at returns the offset in s of symbol k (only needed for errors).
+	at := func(k int) int {
+		for i := 0; i < len(s); i++ {
+			if symbolValue[s[i]] >= 0 {
+				if k == 0 {
+					return i
+				}
+				k--
+			}
+		}
+		return len(s)
+	}
+	var dataBuf [512]byte
+	data := dataBuf[:0]
 	for r, start := 0, 0; start < len(syms); r, start = r+1, start+keyRow {
 		row := syms[start:min(start+keyRow, len(syms))]
 		if len(row) < 2 {
-			return License{}, &MalformedError{Pos: at[start], Msg: "key has one character too many at the end"}
+			return License{}, &MalformedError{Pos: at(start), Msg: "key has one character too many at the end"}
 		}
 		if rowCheck(r, row[:len(row)-1]) != row[len(row)-1] {
-			return License{}, &MalformedError{Pos: at[start], Msg: fmt.Sprintf("typo in characters %d-%d (groups %d-%d): check character does not match (a wrong, missing, extra or swapped character)",
+			return License{}, &MalformedError{Pos: at(start), Msg: fmt.Sprintf("typo in characters %d-%d (groups %d-%d): check character does not match (a wrong, missing, extra or swapped character)",
 				start+1, start+len(row), start/keyGroup+1, (start+len(row)-1)/keyGroup+1)}
 		}
 		data = append(data, row[:len(row)-1]...)
 	}
 	symAt := func(d int) int { // input offset of data symbol d
-		return at[min(d+d/(keyRow-1), len(at)-1)]
+		return at(min(d+d/(keyRow-1), len(syms)-1))
 	}
 	if r := len(data) * 5 % 8; r >= 5 {
 		return License{}, &MalformedError{Pos: symAt(len(data) - 1), Msg: "key has the wrong length (a character missing or extra?)"}
 	}
-	payload := make([]byte, 0, len(data)*5/8)
+	var payloadBuf [320]byte
+	payload := payloadBuf[:0]
 	var acc uint32
 	nbits := 0
 	for _, v := range data {

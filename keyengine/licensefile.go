@@ -149,7 +149,7 @@ func ParseFile(data []byte) ([]License, error) {
 	}
 	pos := len(fileHeader)
 	var lics []License
-	var buf []byte
+	buf := make([]byte, 0, 1024)
 	for n := 1; ; n++ {
 		rest := data[pos:]
 		if bytes.HasPrefix(rest, []byte("</licenseFile>")) {
