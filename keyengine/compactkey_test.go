@@ -125,7 +125,9 @@ func assertTypoAt(t *testing.T, key string, pos int, msg string) {
 func TestCompactKeyTamper(t *testing.T) {
 	kr := fixedKeyring(t)
 	ts := kr.TrustStore()
-	for _, l := range signedFixed(t, kr) {
+	// Every value of every byte of one key; TestCompactKeyTypos tries
+	// every other symbol at every position of all keys.
+	for _, l := range signedFixed(t, kr)[2:3] {
 		key := []byte(EncodeCompactKey(l))
 		want := normalizeKey(string(key))
 		for i := range key {
@@ -136,14 +138,23 @@ func TestCompactKeyTamper(t *testing.T) {
 				}
 				key[i] = byte(v)
 				got, err := ParseCompactKey(string(key))
-				if err == nil && ts.Verify(got, l.Grant.UDI, t0) == nil {
-					if normalizeKey(string(key)) != want || !reflect.DeepEqual(got, l) {
-						t.Fatalf("byte %d changed from %q to %q: a different key verifies", i, orig, byte(v))
+				if err != nil {
+					continue
+				}
+				if reflect.DeepEqual(got, l) {
+					// The same license: only case, separators or look-alikes
+					// may have changed.
+					if normalizeKey(string(key)) != want {
+						t.Fatalf("byte %d changed from %q to %q: a different text reads as the same key", i, orig, byte(v))
 					}
+				} else if ts.Verify(got, l.Grant.UDI, t0) == nil {
+					t.Fatalf("byte %d changed from %q to %q: a different license verifies", i, orig, byte(v))
 				}
 			}
 			key[i] = orig
 		}
+	}
+	for _, l := range signedFixed(t, kr) {
 		// A forger's change: payload edited, check characters recomputed.
 		payload := append(l.Grant.Canonical(), l.Signature...)
 		for i := range payload {

@@ -77,7 +77,8 @@ func fixedGrants(t testing.TB) []struct {
 		{"evaluation", Grant{ID: fixedID(t, 1), UDI: UDI{PID: "CISCO881-K9", SN: "FTX1234A0BC"}, Feature: "advipservices",
 			Type: Evaluation, IssuedAt: t0, NotBefore: t0, NotAfter: t0.Add(60 * 24 * time.Hour)}},
 		{"extension", Grant{ID: fixedID(t, 2), UDI: udiA, Feature: "advipservices", Type: Extension, Counted: true, Count: 5,
-			IssuedAt: t0, NotBefore: t0.Add(-5 * time.Minute), NotAfter: t0.Add(90 * 24 * time.Hour), PAK: "PAK0000000X", Tenant: "tenant_2/east"}},
+			IssuedAt: t0, NotBefore: t0.Add(-5 * time.Minute), NotAfter: t0.Add(90 * 24 * time.Hour), PAK: "PAK0000000X", Tenant: "tenant_2/east",
+			Comment: "renewal <Q2> & 'spares'"}},
 		{"comment", Grant{ID: "L1", UDI: UDI{PID: "CISCO867VAE-K9", SN: "JAE99_x/1.2"}, Feature: "advsecurity", Type: Permanent,
 			IssuedAt: t0, NotBefore: t0, Comment: `spare for site <B> & "C", rack 'r4'`}},
 	}
