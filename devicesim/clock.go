@@ -28,6 +28,13 @@ func NewClock(start time.Time, speed float64) *Clock {
 	return &Clock{realStart: time.Now(), simStart: start, speed: speed, now: time.Now}
 }
 
+// NewFrozenClock returns a clock that stands still at start: it moves only
+// with Advance (until SetSpeed sets it running). Tests use it to read exact
+// periods.
+func NewFrozenClock(start time.Time) *Clock {
+	return &Clock{realStart: time.Now(), simStart: start, speed: 0, now: time.Now}
+}
+
 // Now returns the simulated time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
@@ -64,7 +71,7 @@ func (c *Clock) SetSpeed(speed float64) {
 	c.speed = speed
 }
 
-// Speed returns the speed factor.
+// Speed returns the speed factor (0 for a frozen clock).
 func (c *Clock) Speed() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

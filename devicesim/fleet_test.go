@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +120,3 @@ func TestFleetInstallAndReload(t *testing.T) {
 		t.Fatal("installed license not reported")
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

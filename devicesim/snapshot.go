@@ -29,15 +29,15 @@ type LicenseView struct {
 
 // State is a snapshot of what the device reports over NETCONF.
 type State struct {
-	PID      string        `json:"pid"`
-	Serial   string        `json:"serial"`
-	Version  string        `json:"software_version"`
-	Image    string        `json:"image"`
-	Levels   []string      `json:"available_levels"`
-	Active   string        `json:"active_level"`
-	BootLevel string       `json:"boot_level,omitempty"`
-	NextBoot string        `json:"next_boot_level"`
-	Licenses []LicenseView `json:"licenses"`
+	PID       string        `json:"pid"`
+	Serial    string        `json:"serial"`
+	Version   string        `json:"software_version"`
+	Image     string        `json:"image"`
+	Levels    []string      `json:"available_levels"`
+	Active    string        `json:"active_level"`
+	BootLevel string        `json:"boot_level,omitempty"`
+	NextBoot  string        `json:"next_boot_level"`
+	Licenses  []LicenseView `json:"licenses"`
 }
 
 // Snapshot returns the device's current state at the fleet clock's time.
@@ -117,14 +117,21 @@ func formatPeriod(d time.Duration) string {
 		w, dd := days/7, days%7
 		switch {
 		case w > 0 && dd > 0:
-			return fmt.Sprintf("%d weeks %d days", w, dd)
+			return plural(w, "week") + " " + plural(dd, "day")
 		case w > 0:
-			return fmt.Sprintf("%d weeks", w)
+			return plural(w, "week")
 		default:
-			return fmt.Sprintf("%d days", dd)
+			return plural(dd, "day")
 		}
 	}
 	h := int(d / time.Hour)
 	m := int((d % time.Hour) / time.Minute)
-	return fmt.Sprintf("%d hours %d minutes", h, m)
+	return plural(h, "hour") + " " + plural(m, "minute")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
