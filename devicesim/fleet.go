@@ -373,7 +373,7 @@ func (f *Fleet) ReloadTrust() ([]string, error) {
 	}
 	ts, err := keyengine.LoadTrustedKeysFile(f.cfg.TrustFile)
 	if err != nil {
-		return nil, fmt.Errorf("devicesim: trusted keys kept: %w", err)
+		return nil, fmt.Errorf("%w: trusted keys not reloaded (the old ones stay): %w", ErrBadConfig, err)
 	}
 	f.SetTrust(ts)
 	return ts.KeyIDs(), nil
