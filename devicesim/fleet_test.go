@@ -122,7 +122,9 @@ func (fl *faultLab) setFault(i int, f devicesim.Fault) {
 func TestFaultsSeenByClient(t *testing.T) {
 	fl := newFaultLab(t, 12)
 	ctx := context.Background()
-	quick := func(c *netconf.ClientConfig) { c.DialTimeout, c.HelloTimeout = 700*time.Millisecond, 700*time.Millisecond }
+	quick := func(c *netconf.ClientConfig) {
+		c.DialTimeout, c.HelloTimeout = 700*time.Millisecond, 700*time.Millisecond
+	}
 
 	t.Run("unreachable: the client times out", func(t *testing.T) {
 		fl.setFault(1, devicesim.Fault{Unreachable: true})
