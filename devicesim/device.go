@@ -169,9 +169,20 @@ func (d *Device) SetFault(f Fault) error {
 	return nil
 }
 
-// HostKey returns the device's SSH host public key.
+// HostKey returns the device's SSH host public key. It does not keep the
+// private key around (listing a large fleet stays cheap).
 func (d *Device) HostKey() ssh.PublicKey {
-	return d.hostSigner().PublicKey()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.signer != nil {
+		return d.signer.PublicKey()
+	}
+	priv := ed25519.NewKeyFromSeed(hostKeySeed(d.fleet.cfg.Seed, d.Index, d.st.HostKeyGen))
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		panic("devicesim: ed25519 host key: " + err.Error()) // cannot happen for a valid key
+	}
+	return pub
 }
 
 // hostSigner returns the device's host key signer, deriving it from the

@@ -1,6 +1,7 @@
 package devicesim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -96,13 +97,18 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads what MarshalJSON writes; the latency may also be a
-// number of milliseconds.
+// number of milliseconds. Unknown fields are refused.
 func (f *Fault) UnmarshalJSON(b []byte) error {
 	var j struct {
-		faultJSON
-		Latency json.RawMessage `json:"latency"`
+		Unreachable bool            `json:"unreachable"`
+		Latency     json.RawMessage `json:"latency"`
+		AuthFailure bool            `json:"auth_failure"`
+		Drop        DropMode        `json:"drop"`
+		StorageFull bool            `json:"storage_full"`
 	}
-	if err := json.Unmarshal(b, &j); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadFault, err)
 	}
 	out := Fault{Unreachable: j.Unreachable, AuthFailure: j.AuthFailure, Drop: j.Drop, StorageFull: j.StorageFull}

@@ -2,6 +2,8 @@ package devicesim_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"net"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/licbroker/licbroker/devicesim/simtest"
 	"github.com/licbroker/licbroker/keyengine"
 	"github.com/licbroker/licbroker/netconf"
+	"golang.org/x/crypto/ssh"
 )
 
 // TestFleetIdentityOverSSH reads every device's identity over real SSH and
@@ -341,4 +344,63 @@ func TestFaultsSeenByClient(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestCredentials(t *testing.T) {
+	_, clientKey, err := ed25519GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _ := ed25519GenerateKey()
+	otherSigner, _ := ssh.NewSignerFromKey(otherKey)
+	var first, last string
+	sim := simtest.Start(t, simtest.Options{Count: 4, Configure: func(c *devicesim.FleetConfig) {
+		c.AuthorizedKeys = []ssh.PublicKey{signer.PublicKey()}
+		next := c.FirstAddress.Next()
+		first, last = next.String(), next.Next().String()
+		c.DeviceCredentials = []devicesim.DeviceCredentials{{First: next, Last: next.Next(), Username: "netops", Password: "n3tops"}}
+	}})
+	ctx := context.Background()
+	try := func(i int, user, pass string, key ssh.Signer) error {
+		cfg := sim.ClientConfig()
+		cfg.User, cfg.Password, cfg.Signer = user, pass, key
+		c, err := netconf.Dial(ctx, sim.Addrs[i], cfg)
+		if err == nil {
+			_, err = c.Identity(ctx)
+			c.Close()
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		name       string
+		dev        int
+		user, pass string
+		key        ssh.Signer
+		ok         bool
+	}{
+		{"fleet password", 0, "admin", "admin", nil, true},
+		{"fleet password on an overridden device", 1, "admin", "admin", nil, false},
+		{"range password", 1, "netops", "n3tops", nil, true},
+		{"range password, last device of the range", 2, "netops", "n3tops", nil, true},
+		{"range password outside the range", 3, "netops", "n3tops", nil, false},
+		{"authorized key", 3, "admin", "", signer, true},
+		{"unknown key", 3, "admin", "", otherSigner, false},
+		{"authorized key, wrong user", 3, "root", "", signer, false},
+	} {
+		err := try(tc.dev, tc.user, tc.pass, tc.key)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s (%s..%s): err %v, want ok=%t", tc.name, first, last, err, tc.ok)
+		}
+	}
+	if u, p := sim.DeviceCredentials(sim.Devices()[2]); u != "netops" || p != "n3tops" {
+		t.Errorf("DeviceCredentials of device 2: %s %s", u, p)
+	}
+}
+
+func ed25519GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
+	return ed25519.GenerateKey(rand.Reader)
 }
