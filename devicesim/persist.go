@@ -7,8 +7,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -59,8 +61,8 @@ func openStateStore(dir string, seed uint64, mix map[string]int) (*stateStore, e
 func devicePath(i int) string { return fmt.Sprintf("device-%05d.json", i) }
 
 // loadDevices reads the state files present and replaces the derived state
-// of those devices. Files of devices beyond the fleet's count are left
-// alone.
+// of those devices, with one reader per CPU. Files of devices beyond the
+// fleet's count are left alone.
 func (s *stateStore) loadDevices(devs []*Device) error {
 	if s == nil {
 		return nil
@@ -69,6 +71,7 @@ func (s *stateStore) loadDevices(devs []*Device) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrStateDir, err)
 	}
+	var idx []int
 	for _, e := range entries {
 		num, ok := strings.CutPrefix(e.Name(), "device-")
 		if !ok {
@@ -76,23 +79,46 @@ func (s *stateStore) loadDevices(devs []*Device) error {
 		}
 		num, ok = strings.CutSuffix(num, ".json")
 		i, err := strconv.Atoi(num)
-		if !ok || err != nil || i < 0 || i >= len(devs) {
-			continue
+		if ok && err == nil && i >= 0 && i < len(devs) && e.Name() == devicePath(i) {
+			idx = append(idx, i)
 		}
-		path := filepath.Join(s.dir, e.Name())
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrStateDir, err)
-		}
-		var st deviceState
-		if err := json.Unmarshal(data, &st); err != nil {
-			return fmt.Errorf("%w: state of device %d (%s): %v", ErrStateDir, i, path, err)
-		}
-		if err := st.check(); err != nil {
-			return fmt.Errorf("%w: state of device %d (%s): %v", ErrStateDir, i, path, err)
-		}
-		devs[i].st = st
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(idx))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(idx); k += workers {
+				if err := s.loadDevice(devs[idx[k]]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err // one clear line, not every bad file
+		}
+	}
+	return nil
+}
+
+func (s *stateStore) loadDevice(d *Device) error {
+	path := filepath.Join(s.dir, devicePath(d.Index))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrStateDir, err)
+	}
+	var st deviceState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("%w: state of device %d (%s): %v", ErrStateDir, d.Index, path, err)
+	}
+	if err := st.check(); err != nil {
+		return fmt.Errorf("%w: state of device %d (%s): %v", ErrStateDir, d.Index, path, err)
+	}
+	d.st = st
 	return nil
 }
 
