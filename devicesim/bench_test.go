@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,4 +335,84 @@ func serveBareChannel(ch ssh.Channel, hello []byte, identity string) {
 func (s *bareServer) close() {
 	s.ln.Close()
 	s.wg.Wait()
+}
+
+// BenchmarkSweep opens a fresh session to every device of the fleet (64 at
+// a time, as a broker's discovery job does), reads its identity and closes
+// it; it reports sessions per second and the open files and resident
+// memory per device afterwards. The fleet has DEVICESIM_BENCH_SWEEP
+// devices (default 3000; 30000 takes about a minute).
+func BenchmarkSweep(b *testing.B) {
+	n := 3000
+	if s := os.Getenv("DEVICESIM_BENCH_SWEEP"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			b.Fatalf("DEVICESIM_BENCH_SWEEP=%q is not a positive number", s)
+		}
+	}
+	for b.Loop() {
+		rss0, _ := memNow(b)
+		f := startBenchFleet(b, n)
+		dialer := netconf.NewDialer(benchClientConfig())
+		ctx := context.Background()
+		work := make(chan *devicesim.Device)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var firstErr error
+		maxFDs := 0
+		cpu0 := cpuTime(b)
+		start := time.Now()
+		for range 64 {
+			wg.Go(func() {
+				for d := range work {
+					c, err := dialer.Dial(ctx, d.Address())
+					if err == nil {
+						_, err = c.Identity(ctx)
+						c.Close()
+					}
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					if d.Index%500 == 0 {
+						maxFDs = max(maxFDs, openFiles(b))
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		for _, d := range f.Devices() {
+			work <- d
+		}
+		close(work)
+		wg.Wait()
+		el, cpu := time.Since(start), cpuTime(b)-cpu0
+		if firstErr != nil {
+			b.Fatal(firstErr)
+		}
+		rss1, _ := memNow(b)
+		b.ReportMetric(float64(n)/el.Seconds(), "sessions/s")
+		b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/session")
+		b.ReportMetric(float64(maxFDs), "max-open-files")
+		b.ReportMetric(float64(rss1-rss0)/float64(n), "rss-B/device")
+		f.Close()
+	}
+}
+
+func openFiles(b *testing.B) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(ents)
+}
+
+// cpuTime returns the process's user plus system CPU time: on a shared
+// machine it says more than wall time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
