@@ -195,8 +195,9 @@ func BenchmarkSession(b *testing.B) {
 	defer bare.close()
 	dialer := netconf.NewDialer(benchClientConfig())
 	ctx := context.Background()
-	session := func(addr string) time.Duration {
-		start := time.Now()
+	var fleetCPU, bareCPU time.Duration
+	session := func(addr string, cpu *time.Duration) time.Duration {
+		start, cpu0 := time.Now(), cpuTime(b)
 		c, err := dialer.Dial(ctx, addr)
 		if err != nil {
 			b.Fatal(err)
@@ -207,20 +208,21 @@ func BenchmarkSession(b *testing.B) {
 		if err := c.Close(); err != nil {
 			b.Fatal(err)
 		}
+		*cpu += cpuTime(b) - cpu0
 		return time.Since(start)
 	}
 	// Warm up both sides once.
-	session(bare.addr)
-	session(f.Devices()[0].Address())
+	session(bare.addr, new(time.Duration))
+	session(f.Devices()[0].Address(), new(time.Duration))
 	var fleetT, bareT time.Duration
 	i := 1
 	for b.Loop() {
 		if i%2 == 0 {
-			bareT += session(bare.addr)
-			fleetT += session(f.Devices()[i%n].Address())
+			bareT += session(bare.addr, &bareCPU)
+			fleetT += session(f.Devices()[i%n].Address(), &fleetCPU)
 		} else {
-			fleetT += session(f.Devices()[i%n].Address())
-			bareT += session(bare.addr)
+			fleetT += session(f.Devices()[i%n].Address(), &fleetCPU)
+			bareT += session(bare.addr, &bareCPU)
 		}
 		i++
 	}
@@ -228,6 +230,7 @@ func BenchmarkSession(b *testing.B) {
 	b.ReportMetric(float64(fleetT.Microseconds())/runs, "fleet-µs/session")
 	b.ReportMetric(float64(bareT.Microseconds())/runs, "bare-µs/session")
 	b.ReportMetric(float64(fleetT)/float64(bareT), "fleet/bare")
+	b.ReportMetric(float64(fleetCPU)/float64(bareCPU), "fleet/bare-cpu")
 }
 
 // bareServer is the floor: x/crypto/ssh with an Ed25519 host key and
