@@ -18,32 +18,111 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// TestFleetIdentityOverSSH reads every device's identity over real SSH and
-// NETCONF on loopback.
-func TestFleetIdentityOverSSH(t *testing.T) {
+// sweepFaults assigns a fault kind to device i of the sweep: every eighth
+// device is healthy, the others cycle through the fault kinds.
+var sweepFaults = []struct {
+	name  string
+	fault devicesim.Fault
+	off   bool
+	want  string // outcome the client sees
+}{
+	{name: "healthy", want: "ok"},
+	{name: "unreachable", fault: devicesim.Fault{Unreachable: true}, want: "timeout"},
+	{name: "slow", fault: devicesim.Fault{Latency: time.Second}, want: "slow"},
+	{name: "auth failure", fault: devicesim.Fault{AuthFailure: true}, want: "auth"},
+	{name: "drop before", fault: devicesim.Fault{Drop: devicesim.DropBefore}, want: "dropped"},
+	{name: "drop after", fault: devicesim.Fault{Drop: devicesim.DropAfter}, want: "dropped"},
+	{name: "storage full", fault: devicesim.Fault{StorageFull: true}, want: "storage-full"},
+	{name: "powered off", off: true, want: "refused"},
+}
+
+// TestFleetSweepWithFaults reaches every device of a 300-device fleet over
+// real SSH and NETCONF on loopback, with every fault kind injected into
+// some of them, and checks what the client sees on each.
+func TestFleetSweepWithFaults(t *testing.T) {
 	const n = 300
-	fleet := simtest.Start(t, simtest.Options{Count: n})
+	kr, err := keyengine.NewKeyring(time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet := simtest.Start(t, simtest.Options{Count: n, Trust: kr.TrustStore()})
+	for i, d := range fleet.Devices() {
+		k := sweepFaults[i%len(sweepFaults)]
+		if err := d.SetFault(k.fault); err != nil {
+			t.Fatal(err)
+		}
+		if k.off {
+			if err := d.PowerOff(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	ctx := context.Background()
+	// A short dial timeout where the device is meant to stay silent, a
+	// generous one elsewhere, so that a loaded machine cannot fake a
+	// timeout.
 	dialer := netconf.NewDialer(fleet.ClientConfig())
+	cfg := fleet.ClientConfig()
+	cfg.DialTimeout, cfg.HelloTimeout = time.Second, time.Second
+	shortDialer := netconf.NewDialer(cfg)
 	type result struct {
-		id  netconf.Identity
-		fr  netconf.Framing
-		err error
+		outcome string
+		id      netconf.Identity
+		framing netconf.Framing
+		took    time.Duration
+		err     error
+	}
+	visit := func(d *devicesim.Device) (r result) {
+		start := time.Now()
+		defer func() { r.took = time.Since(start) }()
+		dl := dialer
+		if d.Fault().Unreachable {
+			dl = shortDialer
+		}
+		c, err := dl.Dial(ctx, d.Address())
+		switch {
+		case err != nil && strings.Contains(err.Error(), "deadline exceeded"):
+			return result{outcome: "timeout", err: err}
+		case err != nil && strings.Contains(err.Error(), "unable to authenticate"):
+			return result{outcome: "auth", err: err}
+		case err != nil && time.Since(start) < 2*time.Second:
+			return result{outcome: "refused", err: err}
+		case err != nil:
+			return result{outcome: "dial error", err: err}
+		}
+		defer c.Close()
+		t0 := time.Now()
+		id, err := c.Identity(ctx)
+		if err != nil {
+			return result{outcome: "dropped", err: err}
+		}
+		r = result{outcome: "ok", id: id, framing: c.Framing()}
+		if time.Since(t0) >= time.Second {
+			r.outcome = "slow"
+		}
+		lic, err := kr.Sign(keyengine.Grant{ID: "SWEEP" + itoa(d.Index), UDI: d.UDI(), Feature: d.Family().Levels[1],
+			Type: keyengine.Permanent, IssuedAt: time.Now(), NotBefore: time.Now().Add(-time.Minute)})
+		if err != nil {
+			return result{outcome: "sign error", err: err}
+		}
+		res, err := c.InstallLicense(ctx, keyengine.EncodeFile([]keyengine.License{lic}))
+		switch {
+		case err != nil:
+			r.outcome, r.err = "install error", err
+		case res[0].Status == netconf.StatusFailed && res[0].Reason == "license storage full":
+			r.outcome = "storage-full"
+		case res[0].Status != netconf.StatusInstalled:
+			r.outcome, r.err = "install "+res[0].Status, errors.New(res[0].Reason)
+		}
+		return r
 	}
 	results := make([]result, n)
 	var wg sync.WaitGroup
 	work := make(chan int)
-	for range 8 {
+	for range 32 {
 		wg.Go(func() {
 			for i := range work {
-				c, err := dialer.Dial(ctx, fleet.Addrs[i])
-				if err != nil {
-					results[i].err = err
-					continue
-				}
-				results[i].id, results[i].err = c.Identity(ctx)
-				results[i].fr = c.Framing()
-				c.Close()
+				results[i] = visit(fleet.Devices()[i])
 			}
 		})
 	}
@@ -52,32 +131,42 @@ func TestFleetIdentityOverSSH(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
+
 	seen := map[string]bool{}
 	families := map[string]int{}
 	for i, r := range results {
 		d := fleet.Devices()[i]
-		if r.err != nil {
-			t.Fatalf("device %d (%s): %v", i, fleet.Addrs[i], r.err)
+		k := sweepFaults[i%len(sweepFaults)]
+		families[d.Family().ID]++
+		if r.outcome != k.want {
+			t.Errorf("device %d (%s, %s): client saw %q (%v) after %s, want %q", i, d.Address(), k.name, r.outcome, r.err, r.took, k.want)
+			continue
 		}
-		if r.id.UDI() != d.UDI().String() || r.id.SoftwareVersion != d.Version() || r.fr != netconf.FramingChunked {
-			t.Fatalf("device %d: identity %+v framing %v, want %s %s chunked", i, r.id, r.fr, d.UDI(), d.Version())
+		if r.outcome == "ok" || r.outcome == "slow" || r.outcome == "storage-full" {
+			if r.id.UDI() != d.UDI().String() || r.id.SoftwareVersion != d.Version() || r.framing != netconf.FramingChunked {
+				t.Errorf("device %d: identity %+v framing %v, want %s %s chunked", i, r.id, r.framing, d.UDI(), d.Version())
+			}
+			if seen[r.id.Serial] {
+				t.Errorf("serial %s seen twice", r.id.Serial)
+			}
+			seen[r.id.Serial] = true
 		}
-		if seen[r.id.Serial] {
-			t.Fatalf("serial %s seen twice", r.id.Serial)
+		// What the devices did: a license only where the install answered.
+		installed := len(d.Snapshot().Licenses) > len(d.Family().Levels)-1
+		if installed != (r.outcome == "ok" || r.outcome == "slow") {
+			t.Errorf("device %d (%s): license installed=%t after outcome %s", i, k.name, installed, r.outcome)
 		}
-		seen[r.id.Serial] = true
-		families[devicesim.FamilyOfPID(r.id.PID)]++
 	}
 	// Default mix 3750e:2, 3560e:1, 880:1, 860:1.
 	if families["3750e"] != 120 || families["3560e"] != 60 || families["880"] != 60 || families["860"] != 60 {
-		t.Fatalf("family counts %v", families)
+		t.Errorf("family counts %v", families)
 	}
-	// An address of the block that is not a device: reset at once.
+	// Addresses of the block that are no device: reset at once.
 	for _, addr := range []string{fleet.Prefix.Addr().String(), fleet.Devices()[n-1].Addr.Next().String()} {
 		start := time.Now()
 		_, err := dialer.Dial(ctx, net.JoinHostPort(addr, itoa(fleet.Port)))
 		if err == nil || time.Since(start) > 2*time.Second {
-			t.Fatalf("dial %s (no device): err %v after %s, want a quick failure", addr, err, time.Since(start))
+			t.Errorf("dial %s (no device): err %v after %s, want a quick failure", addr, err, time.Since(start))
 		}
 	}
 }
