@@ -32,4 +32,10 @@ var (
 	ErrBadFault = errors.New("devicesim: bad fault")
 	// ErrClosed: the fleet has been closed.
 	ErrClosed = errors.New("devicesim: fleet closed")
+
+	// errMalformedFile: a license file as a whole cannot be read (an
+	// install-result reason, hence no package prefix).
+	errMalformedFile = errors.New("malformed license file")
+	// errBadRequest: a control request is malformed.
+	errBadRequest = errors.New("devicesim: bad request")
 )

@@ -284,12 +284,13 @@ func (o *familyOrder) next() string {
 
 // hostKeySeed derives the Ed25519 seed of a device's host key from the
 // fleet seed, the device index and its host key generation (bumped when
-// the device is replaced).
+// the device is replaced). The derivation is the walking skeleton's, so
+// that existing state and known_hosts files stay valid.
 func hostKeySeed(seed uint64, index int, generation uint32) []byte {
-	var b [20]byte
+	var b [24]byte
 	binary.BigEndian.PutUint64(b[0:], seed)
 	binary.BigEndian.PutUint64(b[8:], uint64(index))
-	binary.BigEndian.PutUint32(b[16:], generation)
+	binary.BigEndian.PutUint64(b[16:], uint64(generation))
 	sum := sha256.Sum256(append([]byte("devicesim host key "), b[:]...))
 	return sum[:]
 }

@@ -201,8 +201,6 @@ func (f *Fleet) ControlHandler() http.Handler {
 	return m
 }
 
-var errBadRequest = errors.New("devicesim: bad request")
-
 func (f *Fleet) withDevice(fn func(d *Device, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d, err := f.Lookup(r.PathValue("id"))

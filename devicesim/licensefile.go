@@ -17,9 +17,6 @@ type parsedLine struct {
 	err error
 }
 
-// errMalformedFile: the license file as a whole cannot be read.
-var errMalformedFile = errors.New("malformed license file")
-
 // parseLicenseLines reads a license file line by line, so that one bad line
 // fails alone. keyengine.ParseFile reads a canonical file in one go; when it
 // refuses the file, each <license> element is decoded on its own and
