@@ -100,6 +100,9 @@ func (d *Device) Upgrade(version string) error {
 // address (an RMA): a new serial number, a new SSH host key, an empty
 // license store, booted at the base level. Its sessions end.
 func (d *Device) Replace() error {
+	// One replacement at a time, so that two cannot pick the same serial.
+	d.fleet.replaceMu.Lock()
+	defer d.fleet.replaceMu.Unlock()
 	d.mu.Lock()
 	pid, gen := d.st.PID, d.st.HostKeyGen+1
 	d.mu.Unlock()

@@ -93,6 +93,8 @@ type Fleet struct {
 	sem     chan struct{} // bounds connections being served
 	done    chan struct{} // closed by Close
 
+	replaceMu sync.Mutex // serialises Device.Replace
+
 	mu     sync.Mutex
 	lns    map[net.Listener]struct{}
 	silent map[net.Conn]struct{}
