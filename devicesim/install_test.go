@@ -53,16 +53,15 @@ func TestInstallVerifiesEachLine(t *testing.T) {
 
 	enc := func(lics ...keyengine.License) []byte { return keyengine.EncodeFile(lics) }
 	flipSig := tamperLine(t, enc(l.sign(d.UDI(), "advipservices", keyengine.Permanent, 0)), func(raw []byte) { raw[len(raw)-1] ^= 1 })
-	// Change the feature inside the signed grant (and its summary, so
+	// Change the feature inside the signed grant (the summary follows, so
 	// that only the signature can tell).
-	upgraded := l.sign(d.UDI(), "ipservices", keyengine.Permanent, 0)
-	forged := tamperLine(t, enc(upgraded), func(raw []byte) {
-		i := bytes.Index(raw, []byte("ipservices"))
-		copy(raw[i:], "ipservicez")
-	})
-	forged = bytes.Replace(forged, []byte(`feature="ipservices"`), []byte(`feature="ipservicez"`), 1)
+	forgedLic := l.sign(d.UDI(), "ipservices", keyengine.Permanent, 0)
+	forgedLic.Grant.Feature = "advipservices"
+	forged := enc(forgedLic)
 	editedSummary := bytes.Replace(enc(l.sign(d.UDI(), "ipservices", keyengine.Permanent, 0)),
-		[]byte(`feature="ipservices"`), []byte(`feature="advipservices"`), 1)
+		[]byte("<feature>ipservices</feature>"), []byte("<feature>advipservices</feature>"), 1)
+	compact := []byte(keyengine.EncodeCompactKey(l.sign(d.UDI(), "advipservices", keyengine.Extension, 30)))
+	compactOther := []byte(keyengine.EncodeCompactKey(l.sign(other.UDI(), "advipservices", keyengine.Permanent, 0)))
 
 	cases := []struct {
 		name       string
@@ -80,7 +79,10 @@ func TestInstallVerifiesEachLine(t *testing.T) {
 		{"summary edited", editedSummary, devicesim.StatusFailed, "does not match"},
 		{"level of another family", enc(routerLevel), devicesim.StatusFailed, "not a feature level of " + d.UDI().PID},
 		{"not yet valid", enc(future), devicesim.StatusFailed, "not yet valid"},
+		{"compact key", compact, devicesim.StatusInstalled, ""},
+		{"compact key for another device", compactOther, devicesim.StatusFailed, "license is for device " + other.UDI().String()},
 		{"not a license file", []byte("hello"), devicesim.StatusFailed, "malformed license file"},
+		{"XML but no license file", []byte("<foo/>"), devicesim.StatusFailed, "malformed license file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,12 +98,12 @@ func TestInstallVerifiesEachLine(t *testing.T) {
 			}
 		})
 	}
-	// Only the valid key is stored.
+	// Only the valid keys are stored.
 	s := d.Snapshot()
-	if n := len(s.Licenses) - 2; n != 1 {
+	if n := len(s.Licenses) - 2; n != 2 {
 		t.Fatalf("%d installed licenses, want 1: %+v", n, s.Licenses)
 	}
-	if s.NextBoot != "ipservices" {
+	if s.NextBoot != "advipservices" {
 		t.Fatalf("next boot %s", s.NextBoot)
 	}
 }
@@ -178,5 +180,36 @@ func TestInstallWriteFailureLosesNothing(t *testing.T) {
 	}
 	if d.ActiveLevel() != "ipbase" {
 		t.Fatalf("failed reload changed the level to %s", d.ActiveLevel())
+	}
+}
+
+// TestInstallOneBadLineFailsAlone: an edited or corrupt license in a file
+// does not stop the others.
+func TestInstallOneBadLineFailsAlone(t *testing.T) {
+	l := newLab(t, "880", 1)
+	d := l.dev(0)
+	a := l.sign(d.UDI(), "advipservices", keyengine.Permanent, 0)
+	b := l.sign(d.UDI(), "advipservices", keyengine.Extension, 10)
+	c := l.sign(d.UDI(), "advsecurity", keyengine.Permanent, 0)
+	file := keyengine.EncodeFile([]keyengine.License{a, b, c})
+	// Edit b's summary: its expiry claims "never".
+	i := bytes.Index(file, []byte(`<license id="`+b.Grant.ID+`"`))
+	j := i + bytes.Index(file[i:], []byte("<expires>"))
+	k := j + bytes.Index(file[j:], []byte("</expires>"))
+	edited := append(append(append([]byte{}, file[:j]...), "<expires>never"...), file[k:]...)
+	res := d.Install(edited)
+	if len(res) != 3 || res[0].Status != devicesim.StatusInstalled || res[1].Status != devicesim.StatusFailed ||
+		!strings.Contains(res[1].Reason, "does not match") || res[1].LicenseID != b.Grant.ID || res[2].Status != devicesim.StatusInstalled {
+		t.Fatalf("results %+v", res)
+	}
+	// A corrupt <line> fails alone too.
+	e := l.sign(d.UDI(), "advipservices", keyengine.Permanent, 0)
+	f2 := keyengine.EncodeFile([]keyengine.License{l.sign(d.UDI(), "advipservices", keyengine.Permanent, 0), e})
+	m := bytes.LastIndex(f2, []byte("<line>")) + len("<line>")
+	f2[m], f2[m+1] = '!', '!'
+	res = d.Install(f2)
+	if len(res) != 2 || res[0].Status != devicesim.StatusInstalled || res[1].Status != devicesim.StatusFailed ||
+		!strings.Contains(res[1].Reason, "base64") || res[1].LicenseID != e.Grant.ID {
+		t.Fatalf("corrupt line: %+v", res)
 	}
 }

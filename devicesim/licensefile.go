@@ -1,11 +1,11 @@
 package devicesim
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/licbroker/licbroker/keyengine"
 )
@@ -17,67 +17,101 @@ type parsedLine struct {
 	err error
 }
 
-// parseLicenseLines reads a license file line by line, so that one bad line
-// fails alone. keyengine.ParseFile reads a canonical file in one go; when it
-// refuses the file, each <license> element is decoded on its own and
-// checked against its signed line (keyengine's file format: summary
-// attributes plus base64 of the canonical grant followed by the Ed25519
-// signature). Signatures are verified by the caller.
+// parseLicenseLines reads what install-license carries: a license file or
+// a compact key (keyengine.ParseLicenses). keyengine reads a file in one
+// go and refuses it whole if any byte is off; then each <license> element
+// is read on its own, so that one bad line fails alone: its <line> must
+// decode to a grant and signature, and the element must be exactly what
+// keyengine.EncodeFile writes for that grant (so an edited summary is
+// caught). Signatures are verified by the caller.
 func parseLicenseLines(file []byte) ([]parsedLine, error) {
-	if lics, err := keyengine.ParseFile(file); err == nil {
+	lics, err := keyengine.ParseLicenses(file)
+	if err == nil {
 		out := make([]parsedLine, len(lics))
 		for i, l := range lics {
 			out[i].lic = l
 		}
 		return out, nil
 	}
-	var f struct {
-		XMLName  xml.Name `xml:"licenseFile"`
-		Licenses []struct {
-			ID      string `xml:"id,attr"`
-			UDI     string `xml:"udi,attr"`
-			Feature string `xml:"feature,attr"`
-			Type    string `xml:"type,attr"`
-			Expires string `xml:"expires,attr"`
-			Line    string `xml:"line"`
-		} `xml:"license"`
+	if t := bytes.TrimLeft(file, " \t\r\n"); len(t) == 0 || t[0] != '<' {
+		return nil, fmt.Errorf("%w: %s", errMalformedFile, reason(err)) // a compact key
 	}
-	if err := xml.Unmarshal(file, &f); err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformedFile, err)
+	d := xml.NewDecoder(bytes.NewReader(file))
+	root := false
+	var out []parsedLine
+	for {
+		start := d.InputOffset()
+		tok, terr := d.Token()
+		if terr != nil {
+			break
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if !root {
+			if se.Name.Space != keyengine.LicenseFileNS || se.Name.Local != "licenseFile" {
+				return nil, fmt.Errorf("%w: root element is not {%s}licenseFile", errMalformedFile, keyengine.LicenseFileNS)
+			}
+			root = true
+			continue
+		}
+		if err := d.Skip(); err != nil {
+			return nil, fmt.Errorf("%w: %v", errMalformedFile, err)
+		}
+		if se.Name.Local == "license" {
+			out = append(out, parseLicenseElement(file[start:d.InputOffset()]))
+		}
 	}
-	if f.XMLName.Space != keyengine.LicenseFileNS {
-		return nil, fmt.Errorf("%w: root element is not {%s}licenseFile", errMalformedFile, keyengine.LicenseFileNS)
+	if !root {
+		return nil, fmt.Errorf("%w: %s", errMalformedFile, reason(err))
 	}
-	if len(f.Licenses) == 0 {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: it holds no license", errMalformedFile)
 	}
-	out := make([]parsedLine, len(f.Licenses))
-	for i, x := range f.Licenses {
-		p := &out[i]
-		p.lic.Grant.ID, p.lic.Grant.Feature = x.ID, x.Feature
-		raw, err := base64.StdEncoding.Strict().DecodeString(x.Line)
-		if err != nil {
-			p.err = fmt.Errorf("malformed license line: not base64: %v", err)
-			continue
-		}
-		if len(raw) <= 64 {
-			p.err = errors.New("malformed license line: too short")
-			continue
-		}
-		g, err := keyengine.ParseCanonical(raw[:len(raw)-64])
-		if err != nil {
-			p.err = fmt.Errorf("malformed license line: %w", err)
-			continue
-		}
-		expires := "never"
-		if !g.NotAfter.IsZero() {
-			expires = g.NotAfter.UTC().Format(time.RFC3339)
-		}
-		if x.ID != g.ID || x.UDI != g.UDI.String() || x.Feature != g.Feature || x.Type != string(g.Type) || x.Expires != expires {
-			p.err = errors.New("license summary does not match its signed line (edited?)")
-			continue
-		}
-		p.lic = keyengine.License{Grant: g, Signature: raw[len(raw)-64:]}
-	}
 	return out, nil
+}
+
+// parseLicenseElement reads one <license> element, raw as it stands in the
+// file.
+func parseLicenseElement(raw []byte) parsedLine {
+	var x struct {
+		ID   string `xml:"id,attr"`
+		Line string `xml:"line"`
+	}
+	var p parsedLine
+	if err := xml.Unmarshal(raw, &x); err != nil {
+		p.err = fmt.Errorf("malformed license: %v", err)
+		return p
+	}
+	p.lic.Grant.ID = x.ID
+	sig, err := base64.StdEncoding.Strict().DecodeString(x.Line)
+	switch {
+	case err != nil:
+		p.err = fmt.Errorf("malformed license line: not base64: %v", err)
+		return p
+	case len(sig) <= 64:
+		p.err = errors.New("malformed license line: too short")
+		return p
+	}
+	g, err := keyengine.ParseCanonical(sig[:len(sig)-64])
+	if err != nil {
+		p.err = fmt.Errorf("malformed license line: %s", reason(err))
+		return p
+	}
+	p.lic = keyengine.License{Grant: g, Signature: sig[len(sig)-64:]}
+	if !bytes.Equal(licenseBlock(p.lic), raw) {
+		p.err = errors.New("license summary does not match its signed line (edited?)")
+	}
+	return p
+}
+
+// licenseBlock returns the <license> element keyengine.EncodeFile writes
+// for l, without its indentation and line end.
+func licenseBlock(l keyengine.License) []byte {
+	empty := keyengine.EncodeFile(nil)
+	header := bytes.Index(empty, []byte("</licenseFile>"))
+	one := keyengine.EncodeFile([]keyengine.License{l})
+	block := one[header : len(one)-(len(empty)-header)]
+	return bytes.TrimSpace(block)
 }
