@@ -87,6 +87,7 @@ func writeLicensing(b *strings.Builder, s *State) {
 		} else {
 			leaf(b, "lock-type", "not-node-locked")
 		}
+		leaf(b, "comment", l.Comment)
 		b.WriteString("</license>")
 	}
 	b.WriteString(`</licensing>`)

@@ -25,6 +25,7 @@ type LicenseView struct {
 	EULA       bool       `json:"eula_accepted"`
 	Store      string     `json:"store"` // primary or built-in
 	NodeLocked bool       `json:"node_locked"`
+	Comment    string     `json:"comment,omitempty"`
 }
 
 // State is a snapshot of what the device reports over NETCONF.
@@ -63,7 +64,7 @@ func (st *deviceState) snapshot(e env, withLicenses bool) State {
 	for _, sl := range st.Licenses {
 		g := sl.Lic.Grant
 		v := LicenseView{Index: sl.Index, ID: g.ID, Feature: g.Feature, Type: string(g.Type), Counted: g.Counted,
-			Count: g.Count, EULA: true, Store: "primary", NodeLocked: true}
+			Count: g.Count, EULA: true, Store: "primary", NodeLocked: true, Comment: g.Comment}
 		v.State = licenseErrState(e.ts.Verify(sl.Lic, st.udi(), e.now), st.InUse == g.ID)
 		if g.NotAfter.IsZero() {
 			v.PeriodLeft = "Life time"

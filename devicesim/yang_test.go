@@ -69,7 +69,7 @@ func TestInstanceDataValidatesAgainstYANG(t *testing.T) {
 	d := l.dev(0)
 	levels := d.Family().Levels
 	counted, err := kr.Sign(keyengine.Grant{ID: "COUNTED1", UDI: d.UDI(), Feature: levels[1], Type: keyengine.Permanent,
-		Counted: true, Count: 5, IssuedAt: time.Now(), NotBefore: time.Now().Add(-time.Minute)})
+		Counted: true, Count: 5, IssuedAt: time.Now(), NotBefore: time.Now().Add(-time.Minute), Comment: "spare for site <B> & C"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestInstanceDataValidatesAgainstYANG(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 && (!strings.Contains(string(data), "expiredInUse") || !strings.Contains(string(data), ">inactive<") ||
-			!strings.Contains(string(data), "<count>5</count>")) {
+			!strings.Contains(string(data), "<count>5</count>") || !strings.Contains(string(data), "<comment>spare for site &lt;B&gt; &amp; C</comment>")) {
 			t.Fatalf("get did not show the license states we set up:\n%s", data)
 		}
 		file := filepath.Join(dir, "get.xml")
