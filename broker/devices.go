@@ -39,9 +39,20 @@ func (b *Broker) Devices(tenant string) []Device { return b.DevicesWhere(tenant,
 
 // DeviceFilter selects devices. Zero fields match everything.
 type DeviceFilter struct {
-	Group  string
-	Family string
+	Group  string `json:"group,omitempty"`
+	Family string `json:"family,omitempty"`
+	// PID matches product IDs that start with it (e.g. WS-C3750E-48).
+	PID string `json:"pid,omitempty"`
 }
+
+// Match reports whether a device passes the filter.
+func (f DeviceFilter) Match(dev *Device) bool {
+	return (f.Family == "" || dev.Family == f.Family) && (f.Group == "" || slices.Contains(dev.Groups, f.Group)) &&
+		strings.HasPrefix(dev.PID, f.PID)
+}
+
+// IsZero reports whether the filter matches every device.
+func (f DeviceFilter) IsZero() bool { return f == DeviceFilter{} }
 
 // DevicesWhere lists a tenant's devices that match f, sorted by UDI.
 func (b *Broker) DevicesWhere(tenant string, f DeviceFilter) []Device {
@@ -49,8 +60,7 @@ func (b *Broker) DevicesWhere(tenant string, f DeviceFilter) []Device {
 	b.state.read(func(d *stateData) {
 		for _, k := range sortedKeys(d.Devices) {
 			dev := d.Devices[k]
-			if (tenant == "" || dev.Tenant == tenant) && (f.Family == "" || dev.Family == f.Family) &&
-				(f.Group == "" || slices.Contains(dev.Groups, f.Group)) {
+			if (tenant == "" || dev.Tenant == tenant) && f.Match(dev) {
 				out = append(out, *dev)
 			}
 		}
@@ -162,8 +172,15 @@ func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, 
 		return Device{}, err
 	}
 	d := Device{UDI: id.UDI(), PID: id.PID, Serial: id.Serial, Family: FamilyOf(id.PID),
-		SoftwareVersion: id.SoftwareVersion, Levels: lic.AvailableLevel, ActiveLevel: lic.ActiveLevel,
-		NextBootLevel: lic.NextBootLevel, LastSeen: now, Licenses: []DeviceLicense{}, Groups: []string{}}
+		SoftwareVersion: id.SoftwareVersion, Groups: []string{}}
+	setLicensing(&d, lic, now)
+	return d, nil
+}
+
+// setLicensing puts the licensing state read from a device into its record.
+func setLicensing(d *Device, lic *netconf.Licensing, now time.Time) {
+	d.Levels, d.ActiveLevel, d.NextBootLevel, d.LastSeen = lic.AvailableLevel, lic.ActiveLevel, lic.NextBootLevel, now
+	d.Licenses = make([]DeviceLicense, 0, len(lic.Licenses))
 	for _, l := range lic.Licenses {
 		dl := DeviceLicense{ID: l.ID, Feature: l.Feature, Type: l.Type, State: l.State, Store: l.Store}
 		if l.Type != "permanent" && l.PeriodLeftSeconds > 0 && l.State != "inactive" {
@@ -172,7 +189,6 @@ func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, 
 		}
 		d.Licenses = append(d.Licenses, dl)
 	}
-	return d, nil
 }
 
 // session opens a NETCONF session to a known device.
