@@ -58,6 +58,7 @@ func (b *Broker) runJobs() {
 	t := time.NewTicker(jobPoll)
 	defer t.Stop()
 	sched := &refreshSchedule{}
+	current := false // this node leads and has applied every committed write
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -66,6 +67,14 @@ func (b *Broker) runJobs() {
 		case <-b.kick:
 		}
 		leader := b.store.IsLeader()
+		if leader && !current {
+			// A new leader may not have applied the log yet: wait, so that
+			// it sees every job and every result before it claims.
+			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+			leader = b.store.Barrier(ctx) == nil
+			cancel()
+		}
+		current = leader
 		b.superviseJobs(leader)
 		b.scheduleRefresh(sched, leader)
 	}
