@@ -277,7 +277,8 @@ func oneLine(err error) string {
 	return s
 }
 
-// expandTargets turns CIDRs and addresses into host:port addresses.
+// expandTargets turns CIDRs, addresses and IPv4 address:port pairs into
+// host:port addresses (port where none is given).
 // Network and broadcast addresses of IPv4 prefixes shorter than /31 are
 // skipped. At most limit addresses are returned.
 func expandTargets(specs []string, port, limit int) ([]string, error) {
@@ -287,6 +288,10 @@ func expandTargets(specs []string, port, limit int) ([]string, error) {
 	var out []string
 	for _, s := range specs {
 		s = strings.TrimSpace(s)
+		if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().Is4() && ap.Port() != 0 {
+			out = append(out, ap.String()) // an address with its own port
+			continue
+		}
 		if !strings.Contains(s, "/") {
 			a, err := netip.ParseAddr(s)
 			if err != nil {

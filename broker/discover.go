@@ -11,7 +11,7 @@ import (
 
 // DiscoverRequest asks to discover devices.
 type DiscoverRequest struct {
-	// Targets are CIDRs (IPv4) and addresses.
+	// Targets are CIDRs (IPv4), addresses, and IPv4 address:port pairs.
 	Targets []string `json:"targets"`
 	// Port is the NETCONF port (default: the broker's netconf_port).
 	Port int `json:"port,omitempty"`

@@ -28,16 +28,16 @@ func TestStateJobs(t *testing.T) {
 		{typ: CmdRedeem, payload: redeem{Tenant: "acme", PAK: "PAK00000001", License: stored}},
 
 		{name: "discovery expands its CIDR", typ: CmdJobCreate, payload: jobCreate{Job: Job{ID: "j-disc", Tenant: "acme", Kind: JobDiscover,
-			Params: JobParams{Specs: []string{"127.9.0.0/30", "127.9.1.7"}, Port: 830}}},
+			Params: JobParams{Specs: []string{"127.9.0.0/30", "127.9.1.7", "127.9.2.3:2022"}, Port: 830}}},
 			check: func(t *testing.T, d *stateData, data json.RawMessage) {
 				j := job(d, "j-disc")
-				want := []string{"127.9.0.1:830", "127.9.0.2:830", "127.9.1.7:830"}
-				if !slices.Equal(j.Params.Targets, want) || j.Total != 3 || j.State != JobRunning {
+				want := []string{"127.9.0.1:830", "127.9.0.2:830", "127.9.1.7:830", "127.9.2.3:2022"}
+				if !slices.Equal(j.Params.Targets, want) || j.Total != 4 || j.State != JobRunning {
 					t.Fatalf("targets %v total %d", j.Params.Targets, j.Total)
 				}
 				var out Job
 				json.Unmarshal(data, &out)
-				if len(out.Params.Targets) != 0 || out.Total != 3 {
+				if len(out.Params.Targets) != 0 || out.Total != 4 {
 					t.Fatalf("job.create returned its targets: %+v", out)
 				}
 			}},
