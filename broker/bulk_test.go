@@ -64,7 +64,9 @@ func (e *env) discover(f *simtest.Fleet, cidr string) *Job {
 
 func (e *env) install(req InstallRequest) *Job {
 	e.t.Helper()
-	return e.run(func(ctx context.Context) (*Job, error) { return e.b.StartInstall(ctx, "admin:test", DefaultTenant, req) })
+	return e.run(func(ctx context.Context) (*Job, error) {
+		return e.b.StartInstall(ctx, "admin:test", DefaultTenant, req)
+	})
 }
 
 func (e *env) addPAK(id, feature string, qty int, fams ...string) {

@@ -50,7 +50,7 @@ type Broker struct {
 	// between tries, doubled each time.
 	JobAttempts     int           `mapstructure:"job_attempts"`
 	JobRetryBackoff time.Duration `mapstructure:"job_retry_backoff"`
-	LogLevel          string        `mapstructure:"log_level"`
+	LogLevel        string        `mapstructure:"log_level"`
 	// TLSCertFile and TLSKeyFile (PEM) make the API serve HTTPS; both or
 	// neither.
 	TLSCertFile string `mapstructure:"tls_cert_file"`

@@ -162,7 +162,7 @@ func TestBulkFaultsE2E(t *testing.T) {
 	wantUsed := func(id string, n int) {
 		t.Helper()
 		var paks []struct {
-			ID    string                           `json:"id"`
+			ID    string                         `json:"id"`
 			Lines []struct{ Quantity, Used int } `json:"lines"`
 		}
 		c.json(&paks, "pak", "list")
