@@ -60,7 +60,9 @@ test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+	# One package at a time: benchmarks running side by side on 2 cores measure each other.
+	# broker's BenchmarkBulk is the 30,000-device run (discover, install, verify; a few minutes).
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 	# keyengine: every value of every byte of a multi-license file, then fuzz each parser for a minute.
 	KEYENGINE_EXHAUSTIVE=1 $(GO) test -count=1 -run 'Tamper' ./keyengine
 	for f in FuzzParseFile FuzzParseCompactKey FuzzParseCanonical; do $(GO) test ./keyengine -run '^$$' -fuzz "^$$f$$" -fuzztime 60s; done

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -159,15 +161,24 @@ func (b *Broker) Device(tenant, udi string) (*Device, error) {
 	return dev, nil
 }
 
-// readDevice reads identity and licensing state over an open session and
-// returns the device record (tenant, address, credentials filled by the
-// caller).
+// deviceFilter selects, in one get, the chassis identity (ietf-hardware)
+// and the licensing state.
+const deviceFilter = `<hardware xmlns="` + netconf.HardwareNS + `"><component><name/><class/><model-name/><serial-num/><software-rev/></component></hardware>` +
+	`<licensing xmlns="` + netconf.LicensingNS + `"/>`
+
+// readDevice reads identity and licensing state over an open session, in
+// one get, and returns the device record (tenant, address, credentials
+// filled by the caller).
 func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, error) {
-	id, err := s.Identity(ctx)
+	data, err := s.Get(ctx, deviceFilter)
 	if err != nil {
 		return Device{}, err
 	}
-	lic, err := s.Licensing(ctx)
+	id, err := netconf.ParseIdentity(data)
+	if err != nil {
+		return Device{}, err
+	}
+	lic, err := parseLicensing(data)
 	if err != nil {
 		return Device{}, err
 	}
@@ -175,6 +186,32 @@ func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, 
 		SoftwareVersion: id.SoftwareVersion, Groups: []string{}}
 	setLicensing(&d, lic, now)
 	return d, nil
+}
+
+// parseLicensing finds the licensing container among the top-level
+// elements of a get's data.
+func parseLicensing(data []byte) (*netconf.Licensing, error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, errors.New("broker: the device reported no licensing state")
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if se.Name.Space == netconf.LicensingNS && se.Name.Local == "licensing" {
+			var l netconf.Licensing
+			if err := d.DecodeElement(&l, &se); err != nil {
+				return nil, fmt.Errorf("broker: the device's licensing state: %w", err)
+			}
+			return &l, nil
+		}
+		if err := d.Skip(); err != nil {
+			return nil, errors.New("broker: the device reported no licensing state")
+		}
+	}
 }
 
 // setLicensing puts the licensing state read from a device into its record.
