@@ -8,9 +8,9 @@ package raftstoretest
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
