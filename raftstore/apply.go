@@ -22,7 +22,9 @@ type result struct {
 }
 
 // Apply proposes one command and waits for the state machine's result. It
-// works on every node: a follower forwards the command to the leader.
+// works on every node: a follower forwards the command to the leader and
+// answers once it has applied the command itself, so a read on the same
+// node right after sees the write.
 // Errors: ErrNoQuorum (nothing applied: no leader reachable before the
 // deadline), ErrUnknownOutcome (the leader was lost after taking the
 // command), ErrTooLarge, ErrClosed, or the context's error.
@@ -159,7 +161,7 @@ func (s *Store) applyBatch(ctx context.Context, cmds [][]byte) ([][]byte, error)
 			}
 		}
 		if s.raft.State() == raft.Leader {
-			res, err := s.applyLocal(ctx, cmds)
+			res, _, err := s.applyLocal(ctx, cmds)
 			if err == nil || !errors.Is(err, ErrNotLeader) {
 				return res, err
 			}
@@ -172,8 +174,12 @@ func (s *Store) applyBatch(ctx context.Context, cmds [][]byte) ([][]byte, error)
 			continue
 		}
 		s.m.forwardedWrites.Add(float64(len(cmds)))
-		res, err := s.forwardApply(ctx, string(addr), cmds)
+		res, index, err := s.forwardApply(ctx, string(addr), cmds)
 		if err == nil {
+			// Read your writes: answer once this node has applied the
+			// entry too. The write is committed either way, so a slow
+			// follower still returns the result when the wait runs out.
+			s.waitApplied(ctx, index)
 			return res, nil
 		}
 		var se *safeError
@@ -185,23 +191,24 @@ func (s *Store) applyBatch(ctx context.Context, cmds [][]byte) ([][]byte, error)
 	}
 }
 
-// applyLocal proposes an entry on this node, which must lead. An error
-// wrapping ErrNotLeader means the entry was not appended.
-func (s *Store) applyLocal(ctx context.Context, cmds [][]byte) ([][]byte, error) {
+// applyLocal proposes an entry on this node, which must lead, and returns
+// the results and the entry's index. An error wrapping ErrNotLeader means
+// the entry was not appended.
+func (s *Store) applyLocal(ctx context.Context, cmds [][]byte) ([][]byte, uint64, error) {
 	timeout := time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
 	fut := s.raft.Apply(encodeEntry(s.cfg.NodeID, cmds), timeout)
 	if err := fut.Error(); err != nil {
-		return nil, translate(err)
+		return nil, 0, translate(err)
 	}
 	res, _ := fut.Response().(batchResult)
 	if len(res) != len(cmds) {
 		// The state machine returned no results: give each proposer nil.
 		res = make(batchResult, len(cmds))
 	}
-	return res, nil
+	return res, fut.Index(), nil
 }
 
 // pause waits before a retry: 10ms doubling to 100ms.

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -43,11 +44,15 @@ type SnapshotValidator interface {
 	ValidateSnapshot(r io.Reader) error
 }
 
-// fsm adapts a StateMachine to raft.FSM, unpacking batch entries.
+// fsm adapts a StateMachine to raft.FSM, unpacking batch entries. It
+// tracks the index the state machine has applied: Raft's own
+// AppliedIndex counts entries handed to the FSM goroutine, not finished.
 type fsm struct {
-	self string
-	sm   StateMachine
-	m    *metrics
+	self    string
+	sm      StateMachine
+	m       *metrics
+	snaps   *raft.FileSnapshotStore
+	applied atomic.Uint64
 }
 
 // batchResult is what fsm.Apply returns for one entry: one result per
@@ -62,6 +67,10 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if err != nil {
 		// Entries are written only by this package; a bad one is a bug.
 		panic(fmt.Sprintf("raftstore: log entry %d: %v", l.Index, err))
+	}
+	defer f.applied.Store(l.Index)
+	if len(cmds) == 0 {
+		return nil // a read barrier
 	}
 	want := proposer == f.self
 	if ba, ok := f.sm.(BatchApplier); ok {
@@ -93,7 +102,21 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if f.m != nil {
 		f.m.restores.Inc()
 	}
-	return f.sm.Restore(rc)
+	if err := f.sm.Restore(rc); err != nil {
+		return err
+	}
+	// Raft restores the newest snapshot in the store (at start, on
+	// InstallSnapshot and on a user restore).
+	if list, err := f.snaps.List(); err == nil && len(list) > 0 {
+		f.applied.Store(list[0].Index)
+	}
+	return nil
+}
+
+// StoreConfiguration implements raft.ConfigurationStore, so that
+// configuration entries count as applied.
+func (f *fsm) StoreConfiguration(index uint64, _ raft.Configuration) {
+	f.applied.Store(index)
 }
 
 type fsmSnapshot struct {

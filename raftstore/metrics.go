@@ -76,6 +76,6 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(m.term, prometheus.GaugeValue, float64(r.CurrentTerm()))
 	ch <- prometheus.MustNewConstMetric(m.commit, prometheus.GaugeValue, float64(r.CommitIndex()))
-	ch <- prometheus.MustNewConstMetric(m.applied, prometheus.GaugeValue, float64(r.AppliedIndex()))
+	ch <- prometheus.MustNewConstMetric(m.applied, prometheus.GaugeValue, float64(m.store.fsm.applied.Load()))
 	ch <- prometheus.MustNewConstMetric(m.lastIndex, prometheus.GaugeValue, float64(r.LastIndex()))
 }

@@ -66,8 +66,9 @@ func (s *Store) ReadIndex(ctx context.Context) (uint64, error) {
 }
 
 // readIndexLocal is ReadIndex on the leader. A new leader first commits an
-// entry of its own term (a Raft barrier), since until then its commit
-// index may lag entries its predecessor committed.
+// empty command of its own term, since until then its commit index may
+// lag entries its predecessor committed. (A command, not a Raft barrier:
+// the state machine sees commands, so waitApplied can count them.)
 func (s *Store) readIndexLocal(ctx context.Context) (uint64, error) {
 	if s.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
@@ -79,7 +80,7 @@ func (s *Store) readIndexLocal(ctx context.Context) (uint64, error) {
 			if dl, ok := ctx.Deadline(); ok {
 				timeout = time.Until(dl)
 			}
-			if err := s.raft.Barrier(timeout).Error(); err != nil {
+			if err := s.raft.Apply(encodeEntry(s.cfg.NodeID, nil), timeout).Error(); err != nil {
 				s.termMu.Unlock()
 				return 0, translate(err)
 			}
@@ -96,16 +97,16 @@ func (s *Store) readIndexLocal(ctx context.Context) (uint64, error) {
 
 // waitApplied waits until the state machine has applied index.
 func (s *Store) waitApplied(ctx context.Context, index uint64) error {
-	if s.raft.AppliedIndex() >= index {
+	if s.fsm.applied.Load() >= index {
 		return nil
 	}
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for s.raft.AppliedIndex() < index {
+	for s.fsm.applied.Load() < index {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: applied index %d has not reached read index %d: %v",
-				ErrNoQuorum, s.raft.AppliedIndex(), index, ctx.Err())
+				ErrNoQuorum, s.fsm.applied.Load(), index, ctx.Err())
 		case <-s.stop:
 			return ErrClosed
 		case <-t.C:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,12 +19,13 @@ import (
 // (the result, or the error message). One request at a time per
 // connection; idle connections are pooled.
 const (
-	opApply     byte = 1 // payload: encodeBatch(cmds); result: encodeBatch(results)
+	opApply     byte = 1 // payload: encodeBatch(cmds); result: 8-byte index, encodeBatch(results)
 	opReadIndex byte = 2 // result: 8-byte index
 	opJoin      byte = 3 // payload: JSON joinRequest
 	opRemove    byte = 4 // payload: node id
 	opTransfer  byte = 5 // payload: node id or empty
 	opRestore   byte = 6 // payload: a snapshot file
+	opStatus    byte = 7 // result: JSON Status of the node asked
 )
 
 // Error codes on the wire, one per sentinel.
@@ -133,11 +135,11 @@ func (s *Store) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte,
 		if !s.IsLeader() {
 			return nil, ErrNotLeader
 		}
-		res, err := s.applyLocal(ctx, cmds)
+		res, index, err := s.applyLocal(ctx, cmds)
 		if err != nil {
 			return nil, err
 		}
-		return encodeBatch(res), nil
+		return append(binary.BigEndian.AppendUint64(nil, index), encodeBatch(res)...), nil
 	case opReadIndex:
 		idx, err := s.readIndexLocal(ctx)
 		if err != nil {
@@ -156,6 +158,8 @@ func (s *Store) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte,
 		return nil, s.transferLocal(string(payload))
 	case opRestore:
 		return nil, s.restoreLocal(ctx, payload)
+	case opStatus:
+		return json.Marshal(s.Status())
 	}
 	return nil, fmt.Errorf("raftstore: unknown RPC %d", op)
 }
@@ -281,18 +285,22 @@ func (s *Store) call(ctx context.Context, addr string, op byte, payload []byte) 
 	return res, nil
 }
 
-// forwardApply sends a batch to the leader at addr.
-func (s *Store) forwardApply(ctx context.Context, addr string, cmds [][]byte) ([][]byte, error) {
+// forwardApply sends a batch to the leader at addr and returns the
+// results and the entry's index.
+func (s *Store) forwardApply(ctx context.Context, addr string, cmds [][]byte) ([][]byte, uint64, error) {
 	res, err := s.call(ctx, addr, opApply, encodeBatch(cmds))
 	if err != nil {
 		if errors.Is(err, ErrNotLeader) {
-			return nil, &safeError{err}
+			return nil, 0, &safeError{err}
 		}
-		return nil, err
+		return nil, 0, err
 	}
-	out, err := decodeBatch(res)
+	if len(res) < 8 {
+		return nil, 0, fmt.Errorf("%w: bad answer from %s", ErrUnknownOutcome, addr)
+	}
+	out, err := decodeBatch(res[8:])
 	if err != nil || len(out) != len(cmds) {
-		return nil, fmt.Errorf("%w: bad answer from %s", ErrUnknownOutcome, addr)
+		return nil, 0, fmt.Errorf("%w: bad answer from %s", ErrUnknownOutcome, addr)
 	}
-	return out, nil
+	return out, binary.BigEndian.Uint64(res), nil
 }

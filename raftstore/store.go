@@ -86,6 +86,7 @@ func Open(cfg Config, sm StateMachine) (*Store, error) {
 		s.bolt.Close()
 		return nil, fmt.Errorf("raftstore: snapshot store: %w", err)
 	}
+	s.fsm.snaps = s.snaps
 	s.mux, err = newMux(cfg, s.serveRPC)
 	if err != nil {
 		s.bolt.Close()
@@ -195,7 +196,7 @@ func (s *Store) Status() Status {
 	addr, id := s.raft.LeaderWithID()
 	st := Status{NodeID: s.cfg.NodeID, Addr: s.cfg.AdvertiseAddr, State: s.raft.State().String(), Leader: string(id),
 		LeaderAddr: string(addr), Term: s.raft.CurrentTerm(), LastIndex: s.raft.LastIndex(),
-		CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.raft.AppliedIndex(), LastContact: "never"}
+		CommitIndex: s.raft.CommitIndex(), AppliedIndex: s.fsm.applied.Load(), LastContact: "never"}
 	if s.IsLeader() {
 		st.LastContact = "0s"
 	} else if lc := s.raft.LastContact(); !lc.IsZero() {
