@@ -53,7 +53,7 @@ type Config struct {
 	// the batcher waits for more commands when a batch is already in
 	// flight (default 200µs); a lone writer is never delayed. MaxInflight
 	// bounds the batches handed to Raft or to the leader and not yet
-	// answered (default 16).
+	// answered (default 4).
 	MaxBatch      int
 	MaxBatchBytes int
 	Linger        time.Duration
@@ -79,7 +79,7 @@ type Config struct {
 
 // DefaultConfig returns a configuration with every tuning default filled in.
 func DefaultConfig() Config {
-	return Config{MaxBatch: 1024, MaxBatchBytes: 1 << 20, Linger: 200 * time.Microsecond, MaxInflight: 16,
+	return Config{MaxBatch: 1024, MaxBatchBytes: 1 << 20, Linger: 200 * time.Microsecond, MaxInflight: 4,
 		ApplyTimeout: 10 * time.Second, SnapshotThreshold: 8192, SnapshotInterval: 30 * time.Second,
 		TrailingLogs: 4096, HeartbeatTimeout: time.Second, ElectionTimeout: time.Second}
 }

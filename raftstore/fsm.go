@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -72,6 +73,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if len(cmds) == 0 {
 		return nil // a read barrier
 	}
+	start := time.Now()
+	defer func() { f.m.fsmSeconds.Observe(time.Since(start).Seconds()) }()
 	want := proposer == f.self
 	if ba, ok := f.sm.(BatchApplier); ok {
 		return batchResult(ba.ApplyBatch(l.Index, cmds, want))

@@ -11,6 +11,7 @@ type metrics struct {
 	store           *Store
 	applySeconds    prometheus.Histogram
 	batchCommands   prometheus.Histogram
+	fsmSeconds      prometheus.Histogram
 	forwardedWrites prometheus.Counter
 	restores        prometheus.Counter
 
@@ -28,6 +29,11 @@ func newMetrics() *metrics {
 			Name:    "raftstore_batch_commands",
 			Help:    "Commands per batch (one Raft entry) proposed by this node.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		fsmSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "raftstore_fsm_apply_seconds",
+			Help:    "Time the state machine took to apply one log entry (all its commands).",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
 		}),
 		forwardedWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "raftstore_forwarded_writes_total",
@@ -48,10 +54,10 @@ func newMetrics() *metrics {
 // Collectors returns the store's Prometheus metrics, to register on the
 // registry that serves /metrics: raftstore_role{role}, raftstore_term,
 // raftstore_commit_index, raftstore_applied_index, raftstore_last_index,
-// raftstore_apply_seconds, raftstore_batch_commands,
+// raftstore_apply_seconds, raftstore_fsm_apply_seconds, raftstore_batch_commands,
 // raftstore_forwarded_writes_total, raftstore_snapshot_restores_total.
 func (s *Store) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.m, s.m.applySeconds, s.m.batchCommands, s.m.forwardedWrites, s.m.restores}
+	return []prometheus.Collector{s.m, s.m.applySeconds, s.m.fsmSeconds, s.m.batchCommands, s.m.forwardedWrites, s.m.restores}
 }
 
 // Describe implements prometheus.Collector for the gauges read from Raft.
