@@ -135,4 +135,3 @@ func etcdLeader(b *testing.B, clients []string) string {
 	b.Fatal("etcd: no leader")
 	return ""
 }
-
