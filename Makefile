@@ -63,6 +63,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -skip ClusterWrites -benchmem -timeout 60m $(PKGS)
 	# 3-node loopback cluster: raftstore+broker.State vs etcd 3.4 vs bare raft, same records
 	$(GO) test -run '^$$' -bench ClusterWrites -benchtime 100000x -timeout 30m ./broker
+	# keyengine: every value of every byte of a multi-license file, then fuzz each parser for a minute.
+	KEYENGINE_EXHAUSTIVE=1 $(GO) test -count=1 -run 'Tamper' ./keyengine
+	for f in FuzzParseFile FuzzParseCompactKey FuzzParseCanonical; do $(GO) test ./keyengine -run '^$$' -fuzz "^$$f$$" -fuzztime 60s; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -40,9 +40,6 @@ const (
 	// JoinSecretHeader carries the cluster join secret of a node asking
 	// to join (instead of an admin token).
 	JoinSecretHeader = "X-Licbroker-Join-Secret"
-	// DataAgeHeader, on a stale read, says how old the answering node's
-	// data may be, in milliseconds.
-	DataAgeHeader = "X-Licbroker-Data-Age"
 )
 
 // snapshotRestorePath accepts bodies larger than the API's usual limit.
@@ -62,6 +59,8 @@ func (a *API) routesCluster(cluster ClusterInfo) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	admin, _ := cluster.(ClusterAdmin)
+	// Cluster routes answer from this node's own view: no read barrier
+	// (status must work without a quorum).
 	m.HandleFunc("GET /v1/cluster/status", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
 		switch {
 		case admin != nil:
@@ -79,6 +78,13 @@ func (a *API) routesCluster(cluster ClusterInfo) {
 		NodeID   string `json:"node_id"`
 		RaftAddr string `json:"raft_addr,omitempty"`
 	}
+	a.describe("POST", "/v1/cluster/join", RoleAdmin, opDoc{summary: "Add a voting node (admin token, or " + JoinSecretHeader +
+		" from a node listed in this node's peers)", request: nodeReq{}, response: map[string]string{}})
+	a.describe("POST", "/v1/cluster/remove", RoleAdmin, opDoc{summary: "Take a node out of the cluster", request: nodeReq{}, response: map[string]string{}})
+	a.describe("POST", "/v1/cluster/transfer", RoleAdmin, opDoc{summary: "Hand the leadership to node_id (empty: any follower)", request: nodeReq{}, response: map[string]string{}})
+	a.describe("GET", "/v1/cluster/snapshot", RoleAdmin, opDoc{summary: "A snapshot file of the whole state (checksummed)", produces: "application/octet-stream"})
+	a.describe("POST", snapshotRestorePath, RoleAdmin, opDoc{summary: "Replace the cluster's state with a snapshot file; a damaged file is refused and changes nothing",
+		response: raftstore.SnapshotInfo{}})
 	// Join: an admin token, or the join secret from a node listed in the
 	// peers of this node's configuration.
 	m.HandleFunc("POST /v1/cluster/join", func(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ func (s *State) ApplyBatch(index uint64, cmds [][]byte, wantResults bool) [][]by
 			panic(fmt.Sprintf("broker: undecodable command at index %d: %v", index, err))
 		}
 		s.d.Index = index
+		a := &applier{d: &s.d, c: &c, index: index}
 		var (
 			data any
 			aerr *APIError
@@ -35,9 +36,9 @@ func (s *State) ApplyBatch(index uint64, cmds [][]byte, wantResults bool) [][]by
 			if err := gojson.Unmarshal(c.Payload, &p); err != nil {
 				panic(fmt.Sprintf("broker: undecodable %s payload: %v", c.Type, err))
 			}
-			data, aerr = s.applyRedeem(&c, p)
+			data, aerr = a.redeem(p)
 		} else {
-			data, aerr = s.apply(&c)
+			data, aerr = a.apply()
 		}
 		if wantResults {
 			out[i] = encodeResult(&c, data, aerr)

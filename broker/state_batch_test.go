@@ -30,7 +30,9 @@ func TestApplyBatchMatchesApply(t *testing.T) {
 		cmd(CmdCredentialPut, credentialPut{Credential: Credential{Name: "default", Tenant: DefaultTenant, Username: "admin", Sealed: []byte{1, 2}}}),
 		cmd(CmdCredentialPut, credentialPut{Credential: Credential{Name: "x", Tenant: "nope"}}), // not found
 		cmd(CmdDevicesUpsert, devicesUpsert{Devices: []Device{{UDI: "WS-C3750E-24TD-S:FDO1307R0W9", PID: "WS-C3750E-24TD-S",
-			Serial: "FDO1307R0W9", Tenant: DefaultTenant, Family: "3750e", LastSeen: now}}}),
+			Serial: "FDO1307R0W9", Tenant: DefaultTenant, Family: "3750e", LastSeen: now},
+			{UDI: "WS-C3750E-24TD-S:FDO0000000A", PID: "WS-C3750E-24TD-S", Serial: "FDO0000000A", Tenant: DefaultTenant, Family: "3750e"},
+			{UDI: "WS-C3750E-24TD-S:FDO0000000B", PID: "WS-C3750E-24TD-S", Serial: "FDO0000000B", Tenant: DefaultTenant, Family: "3750e"}}}),
 		cmd(CmdPAKAdd, pakAdd{PAK: PAK{ID: "PAK00000001", Tenant: DefaultTenant, Lines: []PAKLine{{Feature: "ipservices",
 			Type: "permanent", Quantity: 2, Families: []string{"3750e"}}}}}),
 		cmd(CmdPAKAdd, pakAdd{PAK: PAK{ID: "PAK00000001", Tenant: DefaultTenant}}), // conflict
@@ -50,6 +52,13 @@ func TestApplyBatchMatchesApply(t *testing.T) {
 	var want [][]byte
 	for i, c := range cmds {
 		want = append(want, one.Apply(uint64(i/3+1), c))
+	}
+	// The sequence covers a redeem that spends, one that finds the
+	// existing license and one refused because the PAK is used up.
+	for _, w := range []string{`"existing":true`, "pak_exhausted", `"id":"lic-3"`} {
+		if !bytes.Contains(bytes.Join(want, nil), []byte(w)) {
+			t.Fatalf("no result contains %s: the test does not cover it", w)
+		}
 	}
 	for _, results := range []bool{true, false} {
 		batched := NewState()

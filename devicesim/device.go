@@ -1,46 +1,65 @@
 package devicesim
 
 import (
-	"errors"
-	"fmt"
+	"crypto/ed25519"
 	"net/netip"
-	"sort"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/licbroker/licbroker/keyengine"
+	"golang.org/x/crypto/ssh"
 )
 
-// EvaluationPeriod is the usage time of a built-in evaluation license.
-const EvaluationPeriod = 60 * 24 * time.Hour
-
-// Device is one simulated device.
+// Device is one simulated device. Its methods are safe for concurrent use.
+// A Device is small while idle (its license store is empty until keys are
+// installed; its SSH host key is derived from the fleet seed on the first
+// connection).
 type Device struct {
+	// Index is the device's position in the fleet, from 0.
 	Index int
-	Addr  netip.Addr
+	// Addr is the device's loopback address.
+	Addr netip.Addr
 
 	fleet *Fleet
 
-	mu sync.Mutex
-	st deviceState
+	mu     sync.Mutex
+	st     deviceState
+	fault  *Fault     // nil: no fault injected
+	signer ssh.Signer // host key, derived on first use
 
-	saveMu sync.Mutex // serialises writes of the state file
+	// reloadSession is the NETCONF session that asked for a reload; when it
+	// ends, the device drops its other sessions.
+	reloadSession atomic.Uint32
 }
 
-// deviceState is what a device keeps across reloads and process restarts
-// (its NVRAM and license storage).
+// deviceState is what a device keeps across reloads and process restarts:
+// its NVRAM and license storage. Process restarts restore it as it was (the
+// device appears to have kept running); a reload boots from it.
 type deviceState struct {
-	PID       string `json:"pid"`
-	Serial    string `json:"serial"`
-	Version   string `json:"version"`
-	HostKey   []byte `json:"host_key_seed"`
-	BootLevel string `json:"boot_level,omitempty"` // "" = highest licensed
-	Active    string `json:"active_level"`
+	PID        string `json:"pid"`
+	Serial     string `json:"serial"`
+	Version    string `json:"version"`
+	HostKeyGen uint32 `json:"host_key_generation,omitempty"`
+	// BootLevel is the configured boot level ("license boot level"); ""
+	// means the highest level of the family.
+	BootLevel string `json:"boot_level,omitempty"`
+	// Active is the level running now, chosen at the last boot.
+	Active string `json:"active_level"`
+	// InUse names the license that enables Active: an installed license's
+	// id, evalKey(level) for a built-in evaluation license, or "".
+	InUse string `json:"in_use,omitempty"`
 	// Licenses is the primary license storage: installed keys.
 	Licenses []storedLicense `json:"licenses,omitempty"`
-	// Evals is the built-in license storage, by feature level.
-	Evals     map[string]*evalState `json:"evals,omitempty"`
-	NextIndex uint32                `json:"next_index"`
+	// Evals is the built-in license storage: evaluation licenses that were
+	// touched (EULA accepted or activated).
+	Evals []evalState `json:"evaluations,omitempty"`
+	// NextIndex is the index the next installed license gets.
+	NextIndex uint32 `json:"next_index,omitempty"`
+	// PoweredOff: the device is off (it stays off across process
+	// restarts).
+	PoweredOff bool `json:"powered_off,omitempty"`
 }
 
 type storedLicense struct {
@@ -48,25 +67,53 @@ type storedLicense struct {
 	Lic   keyengine.License `json:"license"`
 }
 
+// evalState is one built-in evaluation license. Usage time is counted while
+// the license is in use: Used holds the time counted up to Since, and Since
+// is the simulated time counting (re)started, zero when not counting.
 type evalState struct {
-	Index     uint32    `json:"index"`
-	EULA      bool      `json:"eula"`
-	Activated bool      `json:"activated"`
-	Since     time.Time `json:"since"` // simulated time of activation
+	Level     string        `json:"level"`
+	EULA      bool          `json:"eula,omitempty"`
+	Activated bool          `json:"activated,omitempty"`
+	Used      time.Duration `json:"used_ns,omitempty"`
+	Since     time.Time     `json:"counting_since,omitzero"`
+}
+
+func (st *deviceState) clone() deviceState {
+	c := *st
+	c.Licenses = append([]storedLicense(nil), st.Licenses...)
+	c.Evals = append([]evalState(nil), st.Evals...)
+	return c
+}
+
+func (st *deviceState) udi() keyengine.UDI { return keyengine.UDI{PID: st.PID, SN: st.Serial} }
+
+func (st *deviceState) family() Family { return Families[FamilyOfPID(st.PID)] }
+
+// used returns the usage time of an evaluation license at now.
+func (e *evalState) used(now time.Time) time.Duration {
+	u := e.Used
+	if !e.Since.IsZero() && now.After(e.Since) {
+		u += now.Sub(e.Since)
+	}
+	return u
+}
+
+func (e *evalState) expired(now time.Time) bool {
+	return e.Activated && e.used(now) >= EvaluationPeriod
 }
 
 // UDI returns the device's UDI.
 func (d *Device) UDI() keyengine.UDI {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return keyengine.UDI{PID: d.st.PID, SN: d.st.Serial}
+	return d.st.udi()
 }
 
 // Family returns the device's family.
 func (d *Device) Family() Family {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Families[FamilyOfPID(d.st.PID)]
+	return d.st.family()
 }
 
 // ActiveLevel returns the level running now.
@@ -76,371 +123,106 @@ func (d *Device) ActiveLevel() string {
 	return d.st.Active
 }
 
-func (d *Device) familyLocked() Family { return Families[FamilyOfPID(d.st.PID)] }
-
-// licenseValid reports whether an installed license is usable at now.
-func (d *Device) licenseValidLocked(l keyengine.License, now time.Time) bool {
-	return d.fleet.trust().Verify(l, keyengine.UDI{PID: d.st.PID, SN: d.st.Serial}, now) == nil
-}
-
-func (e *evalState) used(now time.Time) time.Duration {
-	if !e.Activated {
-		return 0
-	}
-	u := now.Sub(e.Since)
-	if u < 0 {
-		return 0
-	}
-	return u
-}
-
-func (e *evalState) expired(now time.Time) bool {
-	return e.Activated && e.used(now) >= EvaluationPeriod
-}
-
-// covers reports whether a valid license covers level index li at now.
-func (d *Device) coversLocked(fam Family, li int, now time.Time) bool {
-	if li == 0 {
-		return true
-	}
-	for _, s := range d.st.Licenses {
-		if fam.levelIndex(s.Lic.Grant.Feature) >= li && d.licenseValidLocked(s.Lic, now) {
-			return true
-		}
-	}
-	for feat, e := range d.st.Evals {
-		if fam.levelIndex(feat) >= li && e.Activated && !e.expired(now) {
-			return true
-		}
-	}
-	return false
-}
-
-// bootLevelLocked returns the level the device would activate if it booted
-// at now: the highest level at or below the boot level that a valid
-// permanent, extension or active evaluation license covers.
-func (d *Device) bootLevelLocked(now time.Time) string {
-	fam := d.familyLocked()
-	top := len(fam.Levels) - 1
-	if d.st.BootLevel != "" {
-		top = fam.levelIndex(d.st.BootLevel)
-	}
-	for li := top; li > 0; li-- {
-		if d.coversLocked(fam, li, now) {
-			return fam.Levels[li]
-		}
-	}
-	return fam.Levels[0]
-}
-
-// Reload reboots the device: it examines its licenses and activates the
-// licensed level.
-func (d *Device) Reload() error {
+// Version returns the software version the device runs.
+func (d *Device) Version() string {
 	d.mu.Lock()
-	d.st.Active = d.bootLevelLocked(d.fleet.clock.Now())
-	d.mu.Unlock()
-	return d.save()
+	defer d.mu.Unlock()
+	return d.st.Version
 }
 
-// Install verifies and stores each license of a license file and returns
-// one result per license line.
-func (d *Device) Install(file []byte) []InstallResult {
-	lics, err := keyengine.ParseFile(file)
-	if err != nil {
-		return []InstallResult{{Line: 1, Status: "failed", Reason: err.Error()}}
-	}
-	now := d.fleet.clock.Now()
+// Address returns the device's NETCONF address, host:port.
+func (d *Device) Address() string {
+	return netip.AddrPortFrom(d.Addr, uint16(d.fleet.Port())).String()
+}
+
+// Powered reports whether the device is powered on.
+func (d *Device) Powered() bool {
 	d.mu.Lock()
-	udi := keyengine.UDI{PID: d.st.PID, SN: d.st.Serial}
-	var out []InstallResult
-	changed := false
-	for i, l := range lics {
-		r := InstallResult{Line: uint32(i + 1), LicenseID: l.Grant.ID, Feature: l.Grant.Feature}
-		switch err := d.fleet.trust().Verify(l, udi, now); {
-		case err != nil:
-			r.Status, r.Reason = "failed", err.Error()
-		case d.fam().levelIndex(l.Grant.Feature) <= 0:
-			r.Status, r.Reason = "failed", fmt.Sprintf("feature %s is not a licensable level of %s", l.Grant.Feature, d.st.PID)
-		case d.hasLicenseLocked(l.Grant.ID):
-			r.Status = "already-present"
-		case d.fleet.fault(d.Index).StorageFull:
-			r.Status, r.Reason = "failed", "license storage full"
-		default:
-			d.st.NextIndex++
-			d.st.Licenses = append(d.st.Licenses, storedLicense{Index: d.st.NextIndex, Lic: l})
-			r.Status = "installed"
-			changed = true
-		}
-		out = append(out, r)
+	defer d.mu.Unlock()
+	return !d.st.PoweredOff
+}
+
+// Fault returns the faults injected into the device.
+func (d *Device) Fault() Fault {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fault == nil {
+		return Fault{}
+	}
+	return *d.fault
+}
+
+// SetFault replaces the faults injected into the device; the zero Fault
+// clears them. New connections and RPCs see the change at once.
+func (d *Device) SetFault(f Fault) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if f == (Fault{}) {
+		d.fault = nil
+	} else {
+		d.fault = &f
 	}
 	d.mu.Unlock()
-	if changed {
-		if err := d.save(); err != nil {
-			for i := range out {
-				if out[i].Status == "installed" {
-					out[i].Status, out[i].Reason = "failed", "writing license storage: "+err.Error()
-				}
-			}
-		}
-	}
-	return out
-}
-
-func (d *Device) fam() Family { return d.familyLocked() }
-
-func (d *Device) hasLicenseLocked(id string) bool {
-	for _, s := range d.st.Licenses {
-		if s.Lic.Grant.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-// InstallResult is the outcome for one license line.
-type InstallResult struct {
-	Line      uint32
-	LicenseID string
-	Feature   string
-	Status    string // installed, already-present, failed
-	Reason    string
-}
-
-// ErrNoSuchLicense is returned by ClearLicense for an unknown license id.
-var ErrNoSuchLicense = errors.New("devicesim: no such license")
-
-// ClearLicense removes an installed license.
-func (d *Device) ClearLicense(id string) error {
-	d.mu.Lock()
-	found := false
-	for i, s := range d.st.Licenses {
-		if s.Lic.Grant.ID == id {
-			d.st.Licenses = append(d.st.Licenses[:i], d.st.Licenses[i+1:]...)
-			found = true
-			break
-		}
-	}
-	d.mu.Unlock()
-	if !found {
-		return fmt.Errorf("%w: %s", ErrNoSuchLicense, id)
-	}
-	return d.save()
-}
-
-func (d *Device) checkLevelLocked(level string, licensable bool) error {
-	fam := d.familyLocked()
-	i := fam.levelIndex(level)
-	if i < 0 {
-		return fmt.Errorf("devicesim: %s has no feature level %q (levels: %v)", d.st.PID, level, fam.Levels)
-	}
-	if licensable && i == 0 {
-		return fmt.Errorf("devicesim: %s is the base level of %s and needs no license", level, d.st.PID)
-	}
+	d.fleet.log.Info("fault set", "device", d.Index, "address", d.Addr, "fault", f.String())
 	return nil
 }
 
-// AcceptEULA accepts the EULA of a feature level.
-func (d *Device) AcceptEULA(level string) error {
-	d.mu.Lock()
-	if err := d.checkLevelLocked(level, true); err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	d.evalLocked(level).EULA = true
-	d.mu.Unlock()
-	return d.save()
-}
-
-func (d *Device) evalLocked(level string) *evalState {
-	if d.st.Evals == nil {
-		d.st.Evals = map[string]*evalState{}
-	}
-	e := d.st.Evals[level]
-	if e == nil {
-		d.st.NextIndex++
-		e = &evalState{Index: d.st.NextIndex}
-		d.st.Evals[level] = e
-	}
-	return e
-}
-
-// ActivateEvaluation activates the built-in evaluation license of a level
-// and makes it the boot level. The EULA must be accepted first (or with
-// acceptEULA).
-func (d *Device) ActivateEvaluation(level string, acceptEULA bool) error {
-	d.mu.Lock()
-	if err := d.checkLevelLocked(level, true); err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	e := d.evalLocked(level)
-	if acceptEULA {
-		e.EULA = true
-	}
-	now := d.fleet.clock.Now()
-	switch {
-	case !e.EULA:
-		d.mu.Unlock()
-		return fmt.Errorf("devicesim: EULA for %s not accepted", level)
-	case e.expired(now):
-		d.mu.Unlock()
-		return fmt.Errorf("devicesim: evaluation license for %s has expired", level)
-	case !e.Activated:
-		e.Activated = true
-		e.Since = now
-	}
-	d.st.BootLevel = level
-	d.mu.Unlock()
-	return d.save()
-}
-
-// SetBootLevel sets the level to activate at the next reload.
-func (d *Device) SetBootLevel(level string) error {
-	d.mu.Lock()
-	if err := d.checkLevelLocked(level, false); err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	d.st.BootLevel = level
-	d.mu.Unlock()
-	return d.save()
-}
-
-// LicenseView is one license as the device reports it.
-type LicenseView struct {
-	Index       uint32
-	ID          string
-	Feature     string
-	Type        string
-	State       string
-	Counted     bool
-	Count       uint32
-	PeriodLeft  string
-	LeftSeconds uint64
-	UsedSeconds uint64
-	EULA        bool
-	Store       string
-	NodeLocked  bool
-}
-
-// State is a snapshot of what the device reports over NETCONF.
-type State struct {
-	PID, Serial, Version string
-	Image                string
-	Levels               []string
-	Active, BootLevel    string
-	NextBoot             string
-	Licenses             []LicenseView
-}
-
-// Snapshot returns the device's current state.
-func (d *Device) Snapshot() State {
-	now := d.fleet.clock.Now()
+// HostKey returns the device's SSH host public key. It does not keep the
+// private key around (listing a large fleet stays cheap).
+func (d *Device) HostKey() ssh.PublicKey {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fam := d.familyLocked()
-	m, _ := ModelByPID(d.st.PID)
-	s := State{PID: d.st.PID, Serial: d.st.Serial, Version: d.st.Version, Image: m.Image,
-		Levels: fam.Levels, Active: d.st.Active, BootLevel: d.st.BootLevel, NextBoot: d.bootLevelLocked(now)}
-	udi := keyengine.UDI{PID: d.st.PID, SN: d.st.Serial}
-	// The license in use is the one that enables the active level:
-	// permanent first, then extension, then evaluation.
-	inUse := ""
-	for _, typ := range []keyengine.LicenseType{keyengine.Permanent, keyengine.Extension} {
-		for _, sl := range d.st.Licenses {
-			if inUse == "" && sl.Lic.Grant.Type == typ && sl.Lic.Grant.Feature == d.st.Active {
-				inUse = sl.Lic.Grant.ID
-			}
-		}
+	if d.signer != nil {
+		return d.signer.PublicKey()
 	}
-	for _, sl := range d.st.Licenses {
-		g := sl.Lic.Grant
-		v := LicenseView{Index: sl.Index, ID: g.ID, Feature: g.Feature, Type: string(g.Type), Counted: g.Counted,
-			Count: g.Count, EULA: true, Store: "primary", NodeLocked: true}
-		err := d.fleet.trust().Verify(sl.Lic, udi, now)
-		expired := errors.Is(err, keyengine.ErrExpired)
-		switch {
-		case g.ID == inUse && expired:
-			v.State = "expiredInUse"
-		case expired:
-			v.State = "expiredNotInUse"
-		case err != nil:
-			v.State = "inactive"
-		case g.ID == inUse:
-			v.State = "inUse"
-		default:
-			v.State = "notInUse"
-		}
-		if g.NotAfter.IsZero() {
-			v.PeriodLeft = "Life time"
-		} else {
-			left := max(g.NotAfter.Sub(now), 0)
-			v.LeftSeconds = uint64(left / time.Second)
-			v.UsedSeconds = uint64(max(now.Sub(g.NotBefore), 0) / time.Second)
-			v.PeriodLeft = formatPeriod(left)
-		}
-		s.Licenses = append(s.Licenses, v)
+	priv := ed25519.NewKeyFromSeed(hostKeySeed(d.fleet.cfg.Seed, d.Index, d.st.HostKeyGen))
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		panic("devicesim: ed25519 host key: " + err.Error()) // cannot happen for a valid key
 	}
-	// Built-in evaluation licenses for every licensable level.
-	for _, level := range fam.Levels[1:] {
-		e := d.st.Evals[level]
-		v := LicenseView{Feature: level, Type: "evaluation", Store: "built-in"}
-		if e == nil {
-			v.Index = 0
-			v.State = "inactive"
-			v.PeriodLeft = "Not Activated"
-			v.LeftSeconds = uint64(EvaluationPeriod / time.Second)
-		} else {
-			v.Index, v.EULA = e.Index, e.EULA
-			used := e.used(now)
-			left := max(EvaluationPeriod-used, 0)
-			v.UsedSeconds, v.LeftSeconds = uint64(used/time.Second), uint64(left/time.Second)
-			switch {
-			case !e.Activated:
-				v.State, v.PeriodLeft = "inactive", "Not Activated"
-			case e.expired(now) && inUse == "" && d.st.Active == level:
-				v.State, v.PeriodLeft = "expiredInUse", formatPeriod(0)
-			case e.expired(now):
-				v.State, v.PeriodLeft = "expiredNotInUse", formatPeriod(0)
-			case inUse == "" && d.st.Active == level:
-				v.State, v.PeriodLeft = "inUse", formatPeriod(left)
-			default:
-				v.State, v.PeriodLeft = "notInUse", formatPeriod(left)
-			}
-		}
-		s.Licenses = append(s.Licenses, v)
-	}
-	// Evaluation entries that were never touched have no index; number them
-	// after the stored ones so that indexes are unique.
-	next := d.st.NextIndex
-	for i := range s.Licenses {
-		if s.Licenses[i].Index == 0 {
-			next++
-			s.Licenses[i].Index = next
-		}
-	}
-	sort.SliceStable(s.Licenses, func(i, j int) bool { return s.Licenses[i].Index < s.Licenses[j].Index })
-	return s
+	return pub
 }
 
-// formatPeriod renders a duration like the vendor's "8 weeks 4 days".
-func formatPeriod(d time.Duration) string {
-	if d <= 0 {
-		return "0 minute 0 second"
-	}
-	days := int(d / (24 * time.Hour))
-	if days >= 1 {
-		w, dd := days/7, days%7
-		switch {
-		case w > 0 && dd > 0:
-			return fmt.Sprintf("%d weeks %d days", w, dd)
-		case w > 0:
-			return fmt.Sprintf("%d weeks", w)
-		default:
-			return fmt.Sprintf("%d days", dd)
+// hostSigner returns the device's host key signer, deriving it from the
+// fleet seed on first use.
+func (d *Device) hostSigner() ssh.Signer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.signer == nil {
+		key := ed25519.NewKeyFromSeed(hostKeySeed(d.fleet.cfg.Seed, d.Index, d.st.HostKeyGen))
+		s, err := ssh.NewSignerFromKey(key)
+		if err != nil {
+			panic("devicesim: ed25519 host key: " + err.Error()) // cannot happen for a valid key
 		}
+		d.signer = s
 	}
-	h := int(d / time.Hour)
-	m := int((d % time.Hour) / time.Minute)
-	return fmt.Sprintf("%d hours %d minutes", h, m)
+	return d.signer
+}
+
+// update applies fn to a copy of the device's state, persists the copy and
+// only then makes it current, so that a failed write loses nothing and
+// leaves nothing half-applied.
+func (d *Device) update(fn func(st *deviceState, now time.Time) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.updateLocked(fn)
+}
+
+func (d *Device) updateLocked(fn func(st *deviceState, now time.Time) error) error {
+	next := d.st.clone()
+	if err := fn(&next, d.fleet.clock.Now()); err != nil {
+		return err
+	}
+	if err := d.fleet.store.saveDevice(d.Index, &next); err != nil {
+		return err
+	}
+	d.st = next
+	return nil
+}
+
+// String returns "index address UDI".
+func (d *Device) String() string {
+	return strconv.Itoa(d.Index) + " " + d.Addr.String() + " " + d.UDI().String()
 }

@@ -1,68 +1,96 @@
 package devicesim
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/licbroker/licbroker/netconf"
 )
 
-// Data implements netconf.Handler: ietf-hardware identity and the
-// licensing state.
-func (d *Device) Data(_ context.Context, _ *netconf.Request, configOnly bool) ([]byte, error) {
-	s := d.Snapshot()
-	var b strings.Builder
-	b.WriteString(`<hardware xmlns="` + netconf.HardwareNS + `"><component><name>chassis</name>`)
-	b.WriteString(`<class xmlns:ianahw="` + netconf.IANAHwNS + `">ianahw:chassis</class>`)
-	if configOnly {
-		b.WriteString(`</component></hardware>`)
-		return []byte(b.String()), nil
+// Data implements netconf.Handler: ietf-hardware identity (the chassis
+// component) and the licensing state. When the request's subtree filter
+// names only one of the two trees, the other is not built.
+func (d *Device) Data(ctx context.Context, req *netconf.Request, configOnly bool) ([]byte, error) {
+	f, err := d.injectLatency(ctx)
+	if err != nil {
+		return nil, err
 	}
-	leaf(&b, "description", s.PID+" "+s.Image+" "+s.Version)
-	leaf(&b, "software-rev", s.Version)
-	leaf(&b, "serial-num", s.Serial)
-	leaf(&b, "mfg-name", "Cisco Systems, Inc.")
-	leaf(&b, "model-name", s.PID)
-	b.WriteString(`</component></hardware>`)
+	if f.Drop != DropNone {
+		// The server drops a session only for RPC errors; for get the
+		// device closes its sessions itself, so that no reply is sent.
+		d.fleet.server.CloseSessions(d)
+		return nil, netconf.ErrDropSession
+	}
+	wantHW, wantLic := true, !configOnly
+	if req != nil && bytes.Contains(req.Body, []byte("filter")) {
+		wantHW = bytes.Contains(req.Body, []byte("hardware"))
+		wantLic = wantLic && bytes.Contains(req.Body, []byte("licensing"))
+	}
+	now := d.fleet.clock.Now()
+	d.mu.Lock()
+	s := d.st.snapshot(d.env(now), wantLic)
+	d.mu.Unlock()
 
-	b.WriteString(`<licensing xmlns="` + netconf.LicensingNS + `">`)
-	leaf(&b, "udi", s.PID+":"+s.Serial)
-	for _, l := range s.Levels {
-		leaf(&b, "available-level", l)
+	var b strings.Builder
+	if wantHW {
+		b.WriteString(`<hardware xmlns="` + netconf.HardwareNS + `"><component><name>chassis</name>`)
+		b.WriteString(`<class xmlns:ianahw="` + netconf.IANAHwNS + `">ianahw:chassis</class>`)
+		if !configOnly {
+			leaf(&b, "description", s.PID+" "+s.Image+" "+s.Version)
+			leaf(&b, "software-rev", s.Version)
+			leaf(&b, "serial-num", s.Serial)
+			leaf(&b, "mfg-name", "Cisco Systems, Inc.")
+			leaf(&b, "model-name", s.PID)
+		}
+		b.WriteString(`</component></hardware>`)
 	}
-	leaf(&b, "active-level", s.Active)
-	leaf(&b, "boot-level", s.BootLevel)
-	leaf(&b, "next-boot-level", s.NextBoot)
+	if wantLic {
+		writeLicensing(&b, &s)
+	}
+	return []byte(b.String()), nil
+}
+
+func writeLicensing(b *strings.Builder, s *State) {
+	b.WriteString(`<licensing xmlns="` + netconf.LicensingNS + `">`)
+	leaf(b, "udi", s.PID+":"+s.Serial)
+	for _, l := range s.Levels {
+		leaf(b, "available-level", l)
+	}
+	leaf(b, "active-level", s.Active)
+	leaf(b, "boot-level", s.BootLevel)
+	leaf(b, "next-boot-level", s.NextBoot)
 	for _, l := range s.Licenses {
 		b.WriteString("<license>")
-		leaf(&b, "index", strconv.FormatUint(uint64(l.Index), 10))
-		leaf(&b, "id", l.ID)
-		leaf(&b, "feature", l.Feature)
-		leaf(&b, "type", l.Type)
-		leaf(&b, "state", l.State)
-		leaf(&b, "counted", strconv.FormatBool(l.Counted))
+		leaf(b, "index", strconv.FormatUint(uint64(l.Index), 10))
+		leaf(b, "id", l.ID)
+		leaf(b, "feature", l.Feature)
+		leaf(b, "type", l.Type)
+		leaf(b, "state", l.State)
+		leaf(b, "counted", strconv.FormatBool(l.Counted))
 		if l.Counted {
-			leaf(&b, "count", strconv.FormatUint(uint64(l.Count), 10))
+			leaf(b, "count", strconv.FormatUint(uint64(l.Count), 10))
 		}
-		leaf(&b, "period-left", l.PeriodLeft)
+		leaf(b, "period-left", l.PeriodLeft)
 		if l.Type != "permanent" {
-			leaf(&b, "period-left-seconds", strconv.FormatUint(l.LeftSeconds, 10))
-			leaf(&b, "period-used-seconds", strconv.FormatUint(l.UsedSeconds, 10))
+			leaf(b, "period-left-seconds", strconv.FormatUint(l.LeftSeconds, 10))
+			leaf(b, "period-used-seconds", strconv.FormatUint(l.UsedSeconds, 10))
 		}
-		leaf(&b, "eula-accepted", strconv.FormatBool(l.EULA))
-		leaf(&b, "store", l.Store)
+		leaf(b, "eula-accepted", strconv.FormatBool(l.EULA))
+		leaf(b, "store", l.Store)
 		if l.NodeLocked {
-			leaf(&b, "lock-type", "node-locked")
+			leaf(b, "lock-type", "node-locked")
 		} else {
-			leaf(&b, "lock-type", "not-node-locked")
+			leaf(b, "lock-type", "not-node-locked")
 		}
+		leaf(b, "comment", l.Comment)
 		b.WriteString("</license>")
 	}
 	b.WriteString(`</licensing>`)
-	return []byte(b.String()), nil
 }
 
 func leaf(b *strings.Builder, name, v string) {
@@ -74,11 +102,44 @@ func leaf(b *strings.Builder, name, v string) {
 	b.WriteString("</" + name + ">")
 }
 
+// injectLatency waits for the device's reply latency and returns its
+// faults.
+func (d *Device) injectLatency(ctx context.Context) (Fault, error) {
+	f := d.Fault()
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return f, ctx.Err()
+		case <-d.fleet.done:
+			return f, ErrClosed
+		}
+	}
+	return f, nil
+}
+
 // RPC implements netconf.Handler: the licensing operations.
-func (d *Device) RPC(_ context.Context, req *netconf.Request) ([]byte, error) {
+func (d *Device) RPC(ctx context.Context, req *netconf.Request) ([]byte, error) {
 	if req.Op.Space != netconf.LicensingNS {
 		return nil, netconf.ErrUnknownOperation
 	}
+	f, err := d.injectLatency(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.Drop == DropBefore {
+		return nil, netconf.ErrDropSession
+	}
+	out, err := d.rpc(req)
+	if f.Drop == DropAfter {
+		return nil, netconf.ErrDropSession
+	}
+	return out, err
+}
+
+func (d *Device) rpc(req *netconf.Request) ([]byte, error) {
 	var in struct {
 		File       string `xml:"license-file"`
 		LicenseID  string `xml:"license-id"`
@@ -119,27 +180,47 @@ func (d *Device) RPC(_ context.Context, req *netconf.Request) ([]byte, error) {
 		if in.Feature == "" {
 			return nil, netconf.ErrMissingElement("protocol", "feature")
 		}
-		return nil, appErr(d.ActivateEvaluation(in.Feature, strings.TrimSpace(in.AcceptEULA) == "true"))
+		accept := strings.TrimSpace(in.AcceptEULA)
+		if accept != "" && accept != "true" && accept != "false" {
+			return nil, netconf.ErrInvalidValue("protocol", "accept-eula must be true or false")
+		}
+		return nil, appErr(d.ActivateEvaluation(in.Feature, accept == "true"))
 	case "set-boot-level":
 		if in.Level == "" {
 			return nil, netconf.ErrMissingElement("protocol", "level")
 		}
 		return nil, appErr(d.SetBootLevel(in.Level))
 	case "reload":
-		if err := d.Reload(); err != nil {
+		// Boot now, answer, end this session; when it has ended, drop the
+		// device's other sessions (SessionEnded).
+		if err := d.boot(); err != nil {
 			return nil, appErr(err)
 		}
+		d.reloadSession.Store(req.SessionID)
 		req.CloseSession()
 		return nil, nil
 	}
 	return nil, netconf.ErrUnknownOperation
 }
 
+// SessionEnded implements netconf.SessionEnder: after the session that
+// asked for a reload has ended, the device drops all its other sessions,
+// as a rebooting device does.
+func (d *Device) SessionEnded(id uint32) {
+	if id != 0 && d.reloadSession.CompareAndSwap(id, 0) {
+		d.fleet.server.CloseSessions(d)
+	}
+}
+
 func appErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := strings.TrimPrefix(err.Error(), "devicesim: ")
-	return &netconf.RPCError{Type: "application", Tag: "operation-failed", Severity: "error",
-		AppTag: "licensing", Message: fmt.Sprint(msg)}
+	tag := "operation-failed"
+	switch {
+	case errors.Is(err, ErrUnknownLevel), errors.Is(err, ErrBaseLevel), errors.Is(err, ErrNoSuchLicense):
+		tag = "invalid-value"
+	}
+	return &netconf.RPCError{Type: "application", Tag: tag, Severity: "error",
+		AppTag: "licensing", Message: reason(err)}
 }

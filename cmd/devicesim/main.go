@@ -1,11 +1,11 @@
 // Command devicesim runs a fleet of simulated network devices (Catalyst
 // 3750-E / 3560-E switches, 860 / 880 ISR routers) that speak NETCONF over
-// SSH, one loopback address per device.
+// SSH, one loopback address per device, and controls a running fleet
+// through its local HTTP control endpoint.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,11 +20,13 @@ import (
 	"github.com/licbroker/licbroker/configs"
 	"github.com/licbroker/licbroker/devicesim"
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 )
 
 func main() {
 	root := &cobra.Command{Use: "devicesim", Short: "Simulated network devices over NETCONF", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(newServeCmd())
+	addControlCmds(root)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "devicesim: "+err.Error())
 		os.Exit(1)
@@ -36,7 +38,11 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a fleet of simulated devices",
-		Args:  cobra.NoArgs,
+		Long: `Run a fleet of simulated devices. The fleet listens once on 0.0.0.0:<port>
+and serves each of its loopback addresses as one device. SIGHUP re-reads the
+trusted keys file; SIGINT or SIGTERM stops the fleet (state is kept in
+--state-dir).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configs.LoadFleet(cfgFile, cmd.Flags())
 			if err != nil {
@@ -52,9 +58,54 @@ func newServeCmd() *cobra.Command {
 	f.Int("port", 8300, "NETCONF port of every device")
 	f.String("state-dir", "", "directory keeping device state across restarts")
 	f.String("trust", "", "PEM file with the public keys devices trust (the broker's trusted-keys.pem)")
-	f.Uint64("seed", 1, "seed for serial numbers and host keys")
-	f.String("control-addr", "127.0.0.1:8399", "HTTP control endpoint address (empty to disable)")
+	f.Uint64("seed", 1, "seed for serial numbers, models and host keys")
+	f.String("control-addr", "127.0.0.1:8399", "HTTP control endpoint address, loopback only (empty to disable)")
+	f.Float64("clock-speed", 1, "speed of simulated time (1440 = a day per minute)")
+	f.String("authorized-keys", "", "OpenSSH authorized_keys file whose keys may log in")
 	return cmd
+}
+
+// fleetConfig turns the loaded configuration into a devicesim.FleetConfig.
+func fleetConfig(cfg configs.Fleet, log *slog.Logger) (devicesim.FleetConfig, error) {
+	fc := devicesim.FleetConfig{
+		Count: cfg.Count, FirstAddress: netip.MustParseAddr(cfg.FirstAddress), Port: cfg.Port, Seed: cfg.Seed,
+		Mix: cfg.Mix, Username: cfg.Username, Password: cfg.Password, TrustFile: cfg.Trust,
+		StateDir: cfg.StateDir, Clock: devicesim.NewClock(time.Now(), cfg.ClockSpeed), Logger: log,
+		SilentHold: cfg.SilentHold,
+	}
+	if cfg.AuthorizedKeys != "" {
+		keys, err := readAuthorizedKeys(cfg.AuthorizedKeys)
+		if err != nil {
+			return fc, err
+		}
+		fc.AuthorizedKeys = keys
+	}
+	for _, dc := range cfg.DeviceCredentials {
+		fc.DeviceCredentials = append(fc.DeviceCredentials, devicesim.DeviceCredentials{
+			First: netip.MustParseAddr(dc.First), Last: netip.MustParseAddr(dc.Last),
+			Username: dc.Username, Password: dc.Password, AuthorizedKeys: fc.AuthorizedKeys})
+	}
+	return fc, nil
+}
+
+func readAuthorizedKeys(path string) ([]ssh.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("authorized keys: %w", err)
+	}
+	var keys []ssh.PublicKey
+	for len(data) > 0 {
+		k, _, _, rest, err := ssh.ParseAuthorizedKey(data)
+		if err != nil {
+			if len(keys) == 0 {
+				return nil, fmt.Errorf("authorized keys %s: no public key found: %w", path, err)
+			}
+			break
+		}
+		keys = append(keys, k)
+		data = rest
+	}
+	return keys, nil
 }
 
 func serve(cfg configs.Fleet) error {
@@ -62,11 +113,11 @@ func serve(cfg configs.Fleet) error {
 	if cfg.Trust == "" {
 		return errors.New("--trust is required: the broker's trusted-keys.pem (in its data directory)")
 	}
-	fleet, err := devicesim.NewFleet(devicesim.FleetConfig{
-		Count: cfg.Count, FirstAddress: netip.MustParseAddr(cfg.FirstAddress), Port: cfg.Port, Seed: cfg.Seed,
-		Mix: cfg.Mix, Username: cfg.Username, Password: cfg.Password, TrustFile: cfg.Trust,
-		StateDir: cfg.StateDir, Clock: devicesim.NewClock(time.Now(), cfg.ClockSpeed), Logger: log,
-	})
+	fc, err := fleetConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	fleet, err := devicesim.NewFleet(fc)
 	if err != nil {
 		return err
 	}
@@ -74,45 +125,43 @@ func serve(cfg configs.Fleet) error {
 		return err
 	}
 	defer fleet.Close()
-	devs := fleet.Devices()
-	log.Info("fleet listening", "devices", len(devs), "first", devs[0].Addr, "last", devs[len(devs)-1].Addr, "port", cfg.Port)
 
 	var ctl *http.Server
+	ctlDone := make(chan error, 1)
 	if cfg.ControlAddr != "" {
 		ln, err := net.Listen("tcp", cfg.ControlAddr)
 		if err != nil {
 			return fmt.Errorf("control endpoint: %w", err)
 		}
-		ctl = &http.Server{Handler: controlHandler(fleet), ReadHeaderTimeout: 5 * time.Second}
-		go ctl.Serve(ln)
+		ctl = &http.Server{Handler: fleet.ControlHandler(), ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: time.Minute}
+		go func() { ctlDone <- ctl.Serve(ln) }()
 		log.Info("control endpoint", "url", "http://"+ln.Addr().String())
 	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
-	log.Info("shutting down")
-	if ctl != nil {
-		ctl.Close()
+	for {
+		select {
+		case <-hup:
+			if ids, err := fleet.ReloadTrust(); err != nil {
+				log.Error("SIGHUP: trusted keys not reloaded", "err", err)
+			} else {
+				log.Info("SIGHUP: trusted keys reloaded", "keys", ids)
+			}
+		case err := <-ctlDone:
+			return fmt.Errorf("control endpoint: %w", err)
+		case <-ctx.Done():
+			log.Info("shutting down")
+			if ctl != nil {
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctl.Shutdown(sctx)
+				cancel()
+			}
+			return nil
+		}
 	}
-	return nil
-}
-
-// controlHandler serves the local control endpoint.
-func controlHandler(f *devicesim.Fleet) http.Handler {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
-		type dev struct {
-			Index   int    `json:"index"`
-			Address string `json:"address"`
-			UDI     string `json:"udi"`
-			Active  string `json:"active_level"`
-		}
-		var out []dev
-		for _, d := range f.Devices() {
-			out = append(out, dev{Index: d.Index, Address: fmt.Sprintf("%s:%d", d.Addr, f.Port()), UDI: d.UDI().String(), Active: d.ActiveLevel()})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
-	})
-	return m
 }
