@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -308,4 +309,34 @@ func TestClusterE2E(t *testing.T) {
 		}
 		return n == 3
 	})
+
+	// Two nodes down: the last one cannot commit and says so (503 with the
+	// reason); a stale read still answers, with the data's age.
+	c.nodes[f1].p.stop(t)
+	c.nodes[leader].p.stop(t)
+	lone := clis[f2]
+	req, _ = http.NewRequest("POST", lone.server+"/v1/tenants", strings.NewReader(`{"name":"nobody"}`))
+	req.Header.Set("Authorization", "Bearer "+lone.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "no quorum") {
+		t.Fatalf("write without quorum: %s %s", resp.Status, body)
+	}
+	lone.fails("no quorum", "tenant", "create", "nobody")
+	req, _ = http.NewRequest("GET", lone.server+"/v1/tenants?consistency=stale", nil)
+	req.Header.Set("Authorization", "Bearer "+lone.token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Licbroker-Data-Age") == "" || !strings.Contains(string(body), "afterkill") {
+		t.Fatalf("stale read without quorum: %s age %q %s", resp.Status, resp.Header.Get("X-Licbroker-Data-Age"), body)
+	}
 }
