@@ -40,6 +40,18 @@ const (
 	maxRestoreFrame = 8 << 30
 )
 
+func requestLimit(op byte) uint64 {
+	if op == opRestore {
+		return maxRestoreFrame
+	}
+	return maxFrame
+}
+
+func responseLimit(byte) uint64 { return maxFrame }
+
+// maxCalls bounds this node's concurrent RPCs to other nodes.
+const maxCalls = 64
+
 // remoteError is an error the leader returned.
 type remoteError struct {
 	sentinel error
@@ -76,14 +88,16 @@ func writeFrame(w io.Writer, kind byte, payload []byte) error {
 	return err
 }
 
-func readFrame(r io.Reader, limit uint64) (byte, []byte, error) {
+// readFrame reads one frame; limit gives the largest payload accepted for
+// a frame kind, checked before anything is allocated.
+func readFrame(r io.Reader, limit func(kind byte) uint64) (byte, []byte, error) {
 	var h [9]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint64(h[1:])
-	if n > limit {
-		return 0, nil, fmt.Errorf("raftstore: frame of %d bytes exceeds %d", n, limit)
+	if max := limit(h[0]); n > max {
+		return 0, nil, fmt.Errorf("raftstore: frame of %d bytes exceeds %d", n, max)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
@@ -98,11 +112,8 @@ func (s *Store) serveRPC(c net.Conn) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	for {
-		op, payload, err := readFrame(r, maxRestoreFrame)
+		op, payload, err := readFrame(r, requestLimit)
 		if err != nil {
-			return
-		}
-		if op != opRestore && len(payload) > maxFrame {
 			return
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ApplyTimeout)
@@ -251,6 +262,12 @@ func (p *connPool) close() {
 // after are wrapped in ErrUnknownOutcome; errors the peer answered come
 // back as *remoteError.
 func (s *Store) call(ctx context.Context, addr string, op byte, payload []byte) ([]byte, error) {
+	select {
+	case s.calls <- struct{}{}:
+		defer func() { <-s.calls }()
+	case <-ctx.Done():
+		return nil, &safeError{ctx.Err()}
+	}
 	rc, err := s.pool.get(ctx, addr)
 	if err != nil {
 		return nil, &safeError{err}
@@ -268,7 +285,7 @@ func (s *Store) call(ctx context.Context, addr string, op byte, payload []byte) 
 		rc.c.Close()
 		return nil, &safeError{err}
 	}
-	code, res, err := readFrame(rc.r, maxFrame)
+	code, res, err := readFrame(rc.r, responseLimit)
 	if err != nil {
 		rc.c.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnknownOutcome, addr, err)

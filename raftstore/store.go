@@ -31,6 +31,7 @@ type Store struct {
 
 	proposals chan *proposal
 	inflight  chan struct{} // semaphore: batches handed on, not answered
+	calls     chan struct{} // semaphore: RPCs to other nodes in progress
 	readyTerm atomic.Uint64 // a term in which this leader committed an entry
 	termMu    sync.Mutex    // one term barrier at a time
 
@@ -73,7 +74,7 @@ func Open(cfg Config, sm StateMachine) (*Store, error) {
 	}
 
 	s := &Store{cfg: cfg, m: newMetrics(), proposals: make(chan *proposal, 4096),
-		inflight: make(chan struct{}, cfg.MaxInflight), stop: make(chan struct{})}
+		inflight: make(chan struct{}, cfg.MaxInflight), calls: make(chan struct{}, maxCalls), stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.fsm = &fsm{self: cfg.NodeID, sm: sm, m: s.m}
 	var err error

@@ -34,14 +34,14 @@ func waitAgree(t *testing.T, c *raftstoretest.Cluster, want int) []string {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var first []string
-		same := true
+		same, seen := true, false
 		for i, s := range c.Nodes {
 			if s == nil {
 				continue
 			}
 			v := ledger(c, i)
-			if first == nil {
-				first = v.Puts
+			if !seen {
+				first, seen = v.Puts, true
 			} else if !slices.Equal(first, v.Puts) {
 				same = false
 			}
@@ -248,7 +248,7 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 		t.Fatalf("%d puts, want 10000", len(puts))
 	}
 	if r := ledger(c, f).Restores; r < 1 {
-		t.Fatalf("follower caught up without a snapshot (restores %d)", r)
+		t.Fatalf("follower caught up without a snapshot (restores %d); stopped at %d; follower %+v; leader %+v", r, stoppedAt, c.Nodes[f].Status(), c.Nodes[l].Status())
 	}
 }
 
