@@ -191,6 +191,18 @@ func TestClusterE2E(t *testing.T) {
 			t.Fatalf("cluster status table lacks %q:\n%s", col, table)
 		}
 	}
+	// The store's metrics are on /metrics.
+	resp0, err := http.Get(clis[0].server + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
+	for _, m := range []string{`raftstore_role{role="Leader"}`, "raftstore_commit_index", "raftstore_apply_seconds_count"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Fatalf("/metrics lacks %s", m)
+		}
+	}
 	leader := -1
 	for i, nd := range c.nodes {
 		if nd.id == st.Leader {
@@ -309,6 +321,38 @@ func TestClusterE2E(t *testing.T) {
 		}
 		return n == 3
 	})
+
+	// Replace a node: remove it, wipe its data, start it with `join` and
+	// the join secret (it is in the members' peers, so it is known).
+	st = waitStatus(t, clis[0], "a leader", func(st e2eStatus) bool { return st.Leader != "" })
+	victim := 0
+	for i, nd := range c.nodes {
+		if nd.id != st.Leader {
+			victim = i
+		}
+	}
+	other := (victim + 1) % 3
+	clis[other].ok("cluster", "remove", c.nodes[victim].id)
+	c.nodes[victim].p.stop(t)
+	os.RemoveAll(c.nodes[victim].dataDir)
+	c.writeConfig(c.nodes[victim], c.nodes, "join: "+clis[other].server+"\n")
+	c.start(c.nodes[victim])
+	clis[victim] = c.ready(c.nodes[victim])
+	waitTenants(t, clis[victim], "acme,afterkill,default")
+	waitStatus(t, clis[other], c.nodes[victim].id+" back", func(st e2eStatus) bool {
+		for _, x := range st.Nodes {
+			if x.ID == c.nodes[victim].id && x.Status != nil && x.Status.Leader == st.Leader && st.Leader != "" {
+				return len(st.Nodes) == 3
+			}
+		}
+		return false
+	})
+	f1, f2 = victim, other
+	for i := range c.nodes {
+		if i != victim && i != other {
+			leader = i
+		}
+	}
 
 	// Two nodes down: the last one cannot commit and says so (503 with the
 	// reason); a stale read still answers, with the data's age.
