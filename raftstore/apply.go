@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -14,7 +15,16 @@ type proposal struct {
 	start    time.Time
 	deadline time.Time // the proposer's; the batch gives up a little before
 	done     chan result
+	// state: queued, then taken by a batch or abandoned by a proposer
+	// that gave up first (an abandoned proposal is never sent).
+	state atomic.Int32
 }
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
 
 type result struct {
 	data []byte
@@ -51,6 +61,9 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 		s.m.applySeconds.Observe(time.Since(p.start).Seconds())
 		return r.data, r.err
 	case <-ctx.Done():
+		if p.state.CompareAndSwap(queued, abandoned) {
+			return nil, fmt.Errorf("%w: not proposed before the deadline, the store is saturated or has no leader (%v)", ErrNoQuorum, ctx.Err())
+		}
 		// The command may still commit; the caller cannot know.
 		return nil, fmt.Errorf("%w: no answer in time (%v)", ErrUnknownOutcome, ctx.Err())
 	}
@@ -117,6 +130,18 @@ func (s *Store) dispatch(batch []*proposal) {
 		for _, p := range batch {
 			p.done <- result{err: ErrClosed}
 		}
+		return
+	}
+	// Proposers that gave up while the batch waited for a slot are left
+	// out: nothing of theirs is ever sent.
+	live := batch[:0]
+	for _, p := range batch {
+		if p.state.CompareAndSwap(queued, taken) {
+			live = append(live, p)
+		}
+	}
+	if batch = live; len(batch) == 0 {
+		<-s.inflight
 		return
 	}
 	s.m.batchCommands.Observe(float64(len(batch)))

@@ -277,3 +277,34 @@ func TestRestartRejoinsWithoutHelp(t *testing.T) {
 		t.Fatalf("after restart: %v", puts)
 	}
 }
+
+// A proposal whose deadline passes before it was sent is never applied,
+// and its proposer hears ErrNoQuorum, not an unknown outcome.
+func TestExpiredProposalIsNeverSent(t *testing.T) {
+	c := raftstoretest.Start(t, 3, newLedger, func(i int, cfg *raftstore.Config) { cfg.MaxInflight = 1 })
+	l := c.Leader()
+	// Cut the leader off so that its one in-flight batch hangs until it
+	// steps down; proposals behind it wait for the slot.
+	c.Net.Partition(c.Cfgs[l].BindAddr)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Nodes[l].Apply(ctxT(t, 5*time.Second), []byte("put hung"))
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	_, err := c.Nodes[l].Apply(ctxT(t, 200*time.Millisecond), []byte("put expired"))
+	if !errors.Is(err, raftstore.ErrNoQuorum) {
+		t.Fatalf("expired proposal: %v, want ErrNoQuorum", err)
+	}
+	<-first
+	c.Net.Heal()
+	f := c.Follower()
+	if _, err := c.Nodes[f].Apply(ctxT(t, 10*time.Second), []byte("put after")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range waitAgree(t, c, 1) {
+		if p == "expired" {
+			t.Fatal("an expired proposal was applied")
+		}
+	}
+}
