@@ -1,0 +1,73 @@
+package netconf
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strings"
+)
+
+// Identity is what ietf-hardware says of a device's chassis.
+type Identity struct {
+	PID             string
+	Serial          string
+	SoftwareVersion string
+}
+
+// UDI returns "PID:SN".
+func (id Identity) UDI() string { return id.PID + ":" + id.Serial }
+
+// Hardware is the ietf-hardware /hardware container (the parts we use).
+type Hardware struct {
+	XMLName    xml.Name            `xml:"urn:ietf:params:xml:ns:yang:ietf-hardware hardware"`
+	Components []HardwareComponent `xml:"component"`
+}
+
+// HardwareComponent is one /hardware/component entry.
+type HardwareComponent struct {
+	Name        string `xml:"name"`
+	Class       string `xml:"class"`
+	Description string `xml:"description,omitempty"`
+	SoftwareRev string `xml:"software-rev,omitempty"`
+	SerialNum   string `xml:"serial-num,omitempty"`
+	MfgName     string `xml:"mfg-name,omitempty"`
+	ModelName   string `xml:"model-name,omitempty"`
+}
+
+// IdentityFilter is the subtree filter that selects what Identity needs of
+// ietf-hardware (RFC 8348).
+const IdentityFilter = `<hardware xmlns="` + HardwareNS + `"><component><class/><model-name/><serial-num/><software-rev/></component></hardware>`
+
+// Identity reads the chassis PID (model-name), serial number (serial-num)
+// and software version (software-rev) from ietf-hardware.
+func (c *Client) Identity(ctx context.Context) (Identity, error) {
+	data, err := c.Get(ctx, IdentityFilter)
+	if err != nil {
+		return Identity{}, err
+	}
+	id, err := ParseIdentity(data)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w (from %s)", err, c.addr)
+	}
+	return id, nil
+}
+
+// ParseIdentity finds the chassis component in <data> content. The class is
+// an identityref; any prefix is accepted for ianahw:chassis.
+func ParseIdentity(data []byte) (Identity, error) {
+	var hw Hardware
+	if err := decodeChild(data, HardwareNS, "hardware", &hw); err != nil {
+		return Identity{}, err
+	}
+	for _, comp := range hw.Components {
+		cls := strings.TrimSpace(comp.Class)
+		if i := strings.LastIndexByte(cls, ':'); i >= 0 {
+			cls = cls[i+1:]
+		}
+		if cls == "chassis" && strings.TrimSpace(comp.ModelName) != "" && strings.TrimSpace(comp.SerialNum) != "" {
+			return Identity{PID: strings.TrimSpace(comp.ModelName), Serial: strings.TrimSpace(comp.SerialNum),
+				SoftwareVersion: strings.TrimSpace(comp.SoftwareRev)}, nil
+		}
+	}
+	return Identity{}, errNoChassis
+}
