@@ -139,7 +139,7 @@ func (dl *Dialer) handshake(dctx, ctx context.Context, conn net.Conn, addr strin
 		return nil, fmt.Errorf("netconf: %s: ssh handshake: %w", addr, context.Cause(dctx))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("netconf: %s: ssh: %w", addr, err)
+		return nil, fmt.Errorf("netconf: %s: %w", addr, err)
 	}
 	sshc := ssh.NewClient(sc, chans, reqs)
 	fail := func(err error) (*Client, error) { sshc.Close(); return nil, err }

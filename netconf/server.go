@@ -298,3 +298,10 @@ func (s *Server) CloseSessions(h Handler) {
 
 // Sessions returns the number of live NETCONF sessions.
 func (s *Server) Sessions() int { return int(s.sessions.Load()) }
+
+// connections returns the number of open connections.
+func (s *Server) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
