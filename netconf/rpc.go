@@ -129,6 +129,14 @@ func parseRPC(msg []byte) (*rpcMsg, *RPCError) {
 		}
 		break
 	}
+	for i, a := range rpc.Attr {
+		for _, b := range rpc.Attr[:i] {
+			if a.Name == b.Name {
+				return m, &RPCError{Type: "rpc", Tag: "malformed-message", Severity: "error",
+					Message: "message is not well-formed XML: attribute " + a.Name.Local + " appears twice"}
+			}
+		}
+	}
 	m.attrs = echoAttrs(msg[start:d.InputOffset()])
 	if rpc.Name.Local != "rpc" {
 		return m, &RPCError{Type: "protocol", Tag: "unknown-element", Severity: "error",

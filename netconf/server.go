@@ -164,6 +164,7 @@ type serverConn struct {
 	// hello stops the handshake timer when the first hello arrives.
 	hello    *time.Timer
 	channels atomic.Int32
+	user     string
 }
 
 // touch restarts the idle timer.
@@ -206,7 +207,7 @@ func (s *Server) ServeConn(conn net.Conn) {
 	defer sc.Close()
 	go ssh.DiscardRequests(reqs) // ends when the connection closes
 
-	c := &serverConn{s: s, conn: conn, sc: sc, ep: ep, hello: hsTimer}
+	c := &serverConn{s: s, conn: conn, sc: sc, ep: ep, hello: hsTimer, user: sc.User()}
 	c.idle = time.AfterFunc(s.cfg.IdleTimeout, func() { sc.Close() })
 	defer c.idle.Stop()
 

@@ -133,7 +133,7 @@ func (ss *serverSession) handle(ctx context.Context, msg []byte) ([]byte, bool) 
 		return ss.out, false
 	}
 	c := ss.c
-	req := &Request{SessionID: ss.id, User: c.sc.User(), LocalAddr: c.conn.LocalAddr(), RemoteAddr: c.conn.RemoteAddr(),
+	req := &Request{SessionID: ss.id, User: c.user, LocalAddr: c.conn.LocalAddr(), RemoteAddr: c.conn.RemoteAddr(),
 		Op: m.op, Body: m.body, nsDecls: m.nsDecls}
 	body, end, drop := c.s.dispatch(ctx, ss, req)
 	if drop {
