@@ -245,8 +245,8 @@ func (c *Client) Exec(ctx context.Context, methods ...gonetconf.RPCMethod) (*Rep
 		return nil, c.fail(fmt.Errorf("netconf: %s: %w", c.addr, err))
 	}
 	r, err := parseReply(raw, msg.MessageID)
-	var mismatch *messageIDError
-	if errors.As(err, &mismatch) {
+	if r == nil {
+		// Not a reply to this request: the session is out of step.
 		return nil, c.fail(fmt.Errorf("netconf: %s: %w", c.addr, err))
 	}
 	if r != nil && c.cfg.OnWarning != nil {
