@@ -414,4 +414,3 @@ func TestClientConcurrentCalls(t *testing.T) {
 		}
 	}
 }
-
