@@ -133,9 +133,9 @@ func TestFilterKeepsPrefixDeclarations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `<hardware xmlns="` + HardwareNS + `"><component><class xmlns:ianahw="` + IANAHwNS + `">ianahw:chassis</class>` +
+	want := `<hardware xmlns="` + HardwareNS + `"><component><name>chassis</name><class xmlns:ianahw="` + IANAHwNS + `">ianahw:chassis</class>` +
 		`<software-rev>12.2(55)SE</software-rev><serial-num>FDO1307R0W9</serial-num><model-name>WS-C3750E-24TD-S</model-name></component>` +
-		`<component><class xmlns:ianahw="` + IANAHwNS + `">ianahw:power-supply</class><serial-num>LIT12345678</serial-num><model-name>C3K-PWR-265WAC</model-name></component></hardware>`
+		`<component><name>psu0</name><class xmlns:ianahw="` + IANAHwNS + `">ianahw:power-supply</class><serial-num>LIT12345678</serial-num><model-name>C3K-PWR-265WAC</model-name></component></hardware>`
 	if string(data) != want {
 		t.Fatalf("got\n%s\nwant\n%s", data, want)
 	}

@@ -35,8 +35,9 @@ type HardwareComponent struct {
 }
 
 // IdentityFilter is the subtree filter that selects what Identity needs of
-// ietf-hardware (RFC 8348).
-const IdentityFilter = `<hardware xmlns="` + HardwareNS + `"><component><class/><model-name/><serial-num/><software-rev/></component></hardware>`
+// ietf-hardware (RFC 8348); it asks for the list key (name) too, so that
+// the reply is valid YANG instance data even from a schema-unaware server.
+const IdentityFilter = `<hardware xmlns="` + HardwareNS + `"><component><name/><class/><model-name/><serial-num/><software-rev/></component></hardware>`
 
 // Identity reads the chassis PID (model-name), serial number (serial-num)
 // and software version (software-rev) from ietf-hardware.
