@@ -414,3 +414,16 @@ func TestClientConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+// A host that speaks SSH but not NETCONF is told apart at once.
+func TestClientPlainSSHHost(t *testing.T) {
+	key := testSigner(t, "plain")
+	conf := &ssh.ServerConfig{NoClientAuth: true}
+	conf.AddHostKey(key)
+	addr := bareSSHServer(t, conf, "sftp")
+	start := time.Now()
+	_, err := Dial(context.Background(), addr, ClientConfig{User: "x", Password: "y", HostKeyCallback: ssh.FixedHostKey(key.PublicKey())})
+	if err == nil || !strings.Contains(err.Error(), "refused the netconf subsystem") || !strings.Contains(err.Error(), addr) || time.Since(start) > 2*time.Second {
+		t.Fatalf("plain SSH host: %v after %v", err, time.Since(start))
+	}
+}

@@ -13,15 +13,27 @@ import (
 type node struct {
 	name     xml.Name
 	attrs    []xml.Attr // attributes other than namespace declarations
-	nsdecls  []xml.Attr // xmlns:prefix declarations, kept for prefixed values
+	nsdecls  []xml.Attr // namespace declarations (xmlns:prefix, and xmlns), kept for prefixed values
 	children []*node
 	text     string
+	// start, tagEnd and end locate the element in the input (fast parser
+	// only): its start tag is input[start:tagEnd], the whole element
+	// input[start:end].
+	start, tagEnd, end int
 }
 
 const xmlNS = "http://www.w3.org/XML/1998/namespace"
 
 // parseNodes parses a sequence of top-level elements.
 func parseNodes(data []byte) ([]*node, error) {
+	if roots, ok := fastParse(data); ok {
+		return roots, nil
+	}
+	return slowParseNodes(data)
+}
+
+// slowParseNodes is parseNodes with encoding/xml.
+func slowParseNodes(data []byte) ([]*node, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	var roots []*node
 	for {
@@ -79,10 +91,8 @@ func newNode(se xml.StartElement) *node {
 	n := &node{name: se.Name}
 	for _, a := range se.Attr {
 		switch {
-		case a.Name.Space == "xmlns":
+		case a.Name.Space == "xmlns", a.Name.Space == "" && a.Name.Local == "xmlns":
 			n.nsdecls = append(n.nsdecls, a)
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			// The default namespace is carried by name.Space.
 		default:
 			n.attrs = append(n.attrs, a)
 		}
@@ -136,6 +146,9 @@ func (n *node) writeStart(b *bytes.Buffer, parentNS string) {
 		b.WriteByte('"')
 	}
 	for _, a := range n.nsdecls {
+		if a.Name.Space == "" {
+			continue // the default namespace is written from name.Space
+		}
 		b.WriteString(" xmlns:" + a.Name.Local + `="`)
 		xml.EscapeText(b, []byte(a.Value))
 		b.WriteByte('"')
@@ -207,24 +220,60 @@ func union(a, b *selection) *selection {
 
 // filterSubtree applies an RFC 6241 section 6 subtree filter (the children
 // of <filter>) to data (a sequence of top-level elements) and returns the
-// selected elements.
+// selected elements. Data roots that no filter root names are skipped
+// without being parsed.
 func filterSubtree(data []byte, filter []*node) ([]byte, error) {
 	if len(filter) == 0 {
 		return nil, nil // an empty filter selects nothing (RFC 6241 6.4.2)
 	}
-	roots, err := parseNodes(data)
-	if err != nil {
-		return nil, err
-	}
 	var b bytes.Buffer
-	for _, d := range roots {
+	if roots, ok := fastParse(data); ok {
+		for _, root := range roots {
+			var sel *selection
+			for _, f := range filter {
+				if matches(f, root) {
+					sel = union(sel, selectNode(root, f))
+				}
+			}
+			writeSelected(&b, root, sel, "")
+		}
+		return b.Bytes(), nil
+	}
+	err := splitElements(data, func(elem []byte) error {
+		d := xml.NewDecoder(bytes.NewReader(elem))
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			return errScan
+		}
+		root := newNode(se)
+		named := false
+		for _, f := range filter {
+			named = named || matches(f, root)
+		}
+		if !named {
+			return nil
+		}
+		if root, err = parseElement(d, se); err != nil {
+			return err
+		}
+		if _, err := d.Token(); err != io.EOF {
+			return errScan
+		}
 		var sel *selection
 		for _, f := range filter {
-			if matches(f, d) {
-				sel = union(sel, selectNode(d, f))
+			if matches(f, root) {
+				sel = union(sel, selectNode(root, f))
 			}
 		}
-		writeSelected(&b, d, sel, "")
+		writeSelected(&b, root, sel, "")
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return b.Bytes(), nil
 }

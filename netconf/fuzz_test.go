@@ -134,3 +134,71 @@ func FuzzServerRPC(f *testing.F) {
 		}
 	})
 }
+
+// sameTree reports whether two trees are equal, positions aside.
+func sameTree(a, b *node) bool {
+	if a.name != b.name || a.text != b.text || len(a.attrs) != len(b.attrs) || len(a.nsdecls) != len(b.nsdecls) || len(a.children) != len(b.children) {
+		return false
+	}
+	for i := range a.attrs {
+		if a.attrs[i] != b.attrs[i] {
+			return false
+		}
+	}
+	for i := range a.nsdecls {
+		if a.nsdecls[i] != b.nsdecls[i] {
+			return false
+		}
+	}
+	for i := range a.children {
+		if !sameTree(a.children[i], b.children[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzFastParse checks the fast XML parser against encoding/xml: whatever
+// it accepts, encoding/xml accepts and reads as the same tree; and the
+// fast rpc path agrees with the encoding/xml one.
+func FuzzFastParse(f *testing.F) {
+	for _, seed := range []string{
+		rfcUsers, testHardware,
+		`<a xmlns="u" xmlns:p="v"><p:b p:c="1&amp;2" d='x'>t&#65;&#x42;<![CDATA[<c>]]><!--n--></p:b><e/></a>`,
+		"<?xml version=\"1.0\"?>\r\n<a>\r\n x\r y</a>",
+		`<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get/></rpc>`,
+		`<nc:rpc xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns="urn:x" message-id="2"><get><filter/></get></nc:rpc>`,
+		`<a><b></a></b>`, `<a x="<"/>`, `<a:b:c/>`, `<a xmlns:a="u"><a:b xml:lang="en"/></a>`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := fastParse(data)
+		if ok {
+			slow, err := slowParseNodes(data)
+			if err != nil {
+				t.Fatalf("fast parser accepted what encoding/xml refuses (%v): %q", err, data)
+			}
+			if len(fast) != len(slow) {
+				t.Fatalf("%d roots, encoding/xml %d: %q", len(fast), len(slow), data)
+			}
+			for i := range fast {
+				if !sameTree(fast[i], slow[i]) {
+					t.Fatalf("root %d differs from encoding/xml's: %q", i, data)
+				}
+				if again, ok := fastParse(data[fast[i].start:fast[i].end]); !ok || len(again) != 1 || again[0].name.Local != fast[i].name.Local {
+					t.Fatalf("root %d span %d:%d is not the element: %q", i, fast[i].start, fast[i].end, data)
+				}
+			}
+		}
+		if m := fastRPC(data); m != nil {
+			s, rerr := slowRPC(data)
+			if rerr != nil {
+				t.Fatalf("fast rpc path accepted what the slow one answers %s: %q", rerr.Tag, data)
+			}
+			if m.attrs != s.attrs || m.nsDecls != s.nsDecls || m.op != s.op || !bytes.Equal(m.body, s.body) || !sameTree(m.tree, s.tree) {
+				t.Fatalf("fast rpc path differs:\n%+v\n%+v", m, s)
+			}
+		}
+	})
+}

@@ -132,6 +132,7 @@ type testDevice struct {
 	boot     string
 	ended    []uint32
 	last     []byte // body of the last RPC
+	static   []byte // when set, Data returns it (benchmarks)
 }
 
 func newTestDevice() *testDevice {
@@ -147,6 +148,9 @@ const testHardware = `<hardware xmlns="urn:ietf:params:xml:ns:yang:ietf-hardware
 	`<serial-num>LIT12345678</serial-num><model-name>C3K-PWR-265WAC</model-name></component></hardware>`
 
 func (d *testDevice) Data(_ context.Context, req *Request, configOnly bool) ([]byte, error) {
+	if d.static != nil {
+		return d.static, nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if configOnly {

@@ -56,19 +56,33 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 // ParseIdentity finds the chassis component in <data> content. The class is
 // an identityref; any prefix is accepted for ianahw:chassis.
 func ParseIdentity(data []byte) (Identity, error) {
-	var hw Hardware
-	if err := decodeChild(data, HardwareNS, "hardware", &hw); err != nil {
-		return Identity{}, err
+	roots, err := parseNodes(data)
+	if err != nil {
+		return Identity{}, fmt.Errorf("netconf: reply data is not well-formed XML: %w", err)
 	}
-	for _, comp := range hw.Components {
-		cls := strings.TrimSpace(comp.Class)
-		if i := strings.LastIndexByte(cls, ':'); i >= 0 {
-			cls = cls[i+1:]
+	for _, hw := range roots {
+		if hw.name.Space != HardwareNS || hw.name.Local != "hardware" {
+			continue
 		}
-		if cls == "chassis" && strings.TrimSpace(comp.ModelName) != "" && strings.TrimSpace(comp.SerialNum) != "" {
-			return Identity{PID: strings.TrimSpace(comp.ModelName), Serial: strings.TrimSpace(comp.SerialNum),
-				SoftwareVersion: strings.TrimSpace(comp.SoftwareRev)}, nil
+		for _, comp := range hw.children {
+			if comp.name.Local != "component" {
+				continue
+			}
+			leaf := func(name string) string {
+				if c := comp.child(name); c != nil && len(c.children) == 0 {
+					return strings.TrimSpace(c.text)
+				}
+				return ""
+			}
+			cls := leaf("class")
+			if i := strings.LastIndexByte(cls, ':'); i >= 0 {
+				cls = cls[i+1:]
+			}
+			if cls == "chassis" && leaf("model-name") != "" && leaf("serial-num") != "" {
+				return Identity{PID: leaf("model-name"), Serial: leaf("serial-num"), SoftwareVersion: leaf("software-rev")}, nil
+			}
 		}
+		return Identity{}, errNoChassis
 	}
-	return Identity{}, errNoChassis
+	return Identity{}, fmt.Errorf("netconf: reply has no hardware element")
 }

@@ -173,12 +173,15 @@ Subsystem netconf "%s --ncxserver-sockname=%s@%s"
 			if t.Failed() {
 				out, _ := os.ReadFile(logf.Name())
 				t.Logf("%s output:\n%s", name, out)
+				if log, err := os.ReadFile(filepath.Join(dir, filepath.Base(name)+".log")); err == nil {
+					t.Logf("%s log:\n%s", name, log)
+				}
 			}
 		})
 	}
 	// netconfd admits sessions only on the ports it is told about.
 	start(netconfd, "--no-startup", "--superuser="+u.Username, "--port="+port,
-		"--ncxserver-sockname="+sock, "--log="+filepath.Join(dir, "netconfd.log"), "--log-level=info")
+		"--ncxserver-sockname="+sock, "--log="+filepath.Join(dir, "netconfd.log"), "--log-level=debug2") // the log is shown when a test fails
 	waitFor(t, "netconfd's socket", func() bool { _, err := os.Stat(sock); return err == nil })
 	start(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
 	hostport := net.JoinHostPort(addr.IP.String(), port)
@@ -192,6 +195,13 @@ Subsystem netconf "%s --ncxserver-sockname=%s@%s"
 	return hostport, u.Username, clientKey
 }
 
+// netconfd (yuma123 2.x, Debian) mishandles an <rpc> that reaches it in
+// the same read as the client's <hello>: it defers the trailing input while
+// it handles the hello and then either forgets it until more input arrives
+// (agt_ncxserver.c clears scb before testing scb->indefer_len) or loses the
+// reply ("IO failed on session"). A fast client whose first RPC follows the
+// hellos closely meets it in about one session in five here;
+// ClientConfig.FirstRPCDelay works around it.
 func TestInteropNetconfdServer(t *testing.T) {
 	addr, username, key := netconfdServer(t)
 	kh, err := OpenKnownHosts(filepath.Join(t.TempDir(), "known_hosts"))
@@ -202,7 +212,8 @@ func TestInteropNetconfdServer(t *testing.T) {
 	for _, caps := range [][]string{{CapBase10, CapBase11}, {CapBase10}} {
 		t.Run(fmt.Sprint(len(caps)), func(t *testing.T) {
 			c, err := Dial(ctx, addr, ClientConfig{User: username, Signer: key, HostKeyCallback: kh.Callback(),
-				DialTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, RPCTimeout: 20 * time.Second, Capabilities: caps})
+				DialTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, RPCTimeout: 10 * time.Second, Capabilities: caps,
+				FirstRPCDelay: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package netconf
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/xml"
@@ -98,7 +99,7 @@ func (c *Client) callOK(ctx context.Context, name, op string) error {
 // decodeChild decodes the first element (ns, local) found among the
 // top-level elements of data into v.
 func decodeChild(data []byte, ns, local string, v any) error {
-	d := xml.NewDecoder(strings.NewReader(string(data)))
+	d := xml.NewDecoder(bytes.NewReader(data))
 	for {
 		tok, err := d.Token()
 		if err != nil {

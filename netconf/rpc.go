@@ -44,6 +44,7 @@ type Request struct {
 	Body []byte
 
 	nsDecls string
+	tree    *node
 	// closeAfter is set by a handler (via CloseSession) to end the session
 	// after the reply.
 	closeAfter bool
@@ -85,6 +86,7 @@ type rpcMsg struct {
 	nsDecls string
 	op      xml.Name
 	body    []byte
+	tree    *node // the operation element, parsed
 }
 
 // errMalformed builds the malformed-message error for a decoder error.
@@ -101,6 +103,14 @@ func errMalformed(err error) *RPCError {
 // as the <rpc> start tag was read, so that errors can echo them) and the
 // RFC 6241 Appendix A error that answers a bad message, if any.
 func parseRPC(msg []byte) (*rpcMsg, *RPCError) {
+	if m := fastRPC(msg); m != nil {
+		return m, nil
+	}
+	return slowRPC(msg)
+}
+
+// slowRPC is parseRPC with encoding/xml, which explains what is wrong.
+func slowRPC(msg []byte) (*rpcMsg, *RPCError) {
 	m := &rpcMsg{}
 	d := xml.NewDecoder(bytes.NewReader(msg))
 	var rpc xml.StartElement
@@ -177,15 +187,18 @@ func parseRPC(msg []byte) (*rpcMsg, *RPCError) {
 						Message: "rpc carries more than one operation (second: <" + t.Name.Local + ">)",
 						Info:    ErrorInfo{Inner: "<bad-element>" + escape(t.Name.Local) + "</bad-element>"}}
 				}
-			} else {
-				m.op = t.Name
+				if err := d.Skip(); err != nil {
+					return m, errMalformed(err)
+				}
+				continue
 			}
-			if err := d.Skip(); err != nil {
+			// The operation is parsed once, here, with the namespace
+			// declarations of <rpc> in force.
+			tree, err := parseElement(d, t)
+			if err != nil {
 				return m, errMalformed(err)
 			}
-			if m.body == nil {
-				m.body = msg[off:d.InputOffset()]
-			}
+			m.op, m.tree, m.body = t.Name, tree, msg[off:d.InputOffset()]
 		case xml.CharData:
 			if len(bytes.TrimSpace(t)) != 0 && opErr == nil {
 				opErr = &RPCError{Type: "protocol", Tag: "bad-element", Severity: "error",
@@ -207,6 +220,45 @@ func parseRPC(msg []byte) (*rpcMsg, *RPCError) {
 			return m, opErr
 		}
 	}
+}
+
+// fastRPC parses a valid request with the fast parser; it returns nil for
+// anything else, which parseRPC then examines with encoding/xml.
+func fastRPC(msg []byte) *rpcMsg {
+	roots, ok := fastParse(msg)
+	if !ok || len(roots) != 1 {
+		return nil
+	}
+	rpc := roots[0]
+	if rpc.name.Local != "rpc" || rpc.name.Space != BaseNS || len(rpc.children) != 1 ||
+		(rpc.text != "" && len(bytes.TrimSpace([]byte(rpc.text))) != 0) {
+		return nil
+	}
+	hasID := false
+	var ns strings.Builder
+	all := append(append([]xml.Attr(nil), rpc.attrs...), rpc.nsdecls...)
+	for i, a := range all {
+		for _, b := range all[:i] {
+			if a.Name == b.Name {
+				return nil
+			}
+		}
+		if a.Name.Space == "" && a.Name.Local == "message-id" {
+			hasID = true
+		}
+		switch {
+		case a.Name.Space == "xmlns":
+			ns.WriteString(` xmlns:` + a.Name.Local + `="` + escapeAttr(a.Value) + `"`)
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			ns.WriteString(` xmlns="` + escapeAttr(a.Value) + `"`)
+		}
+	}
+	if !hasID {
+		return nil
+	}
+	op := rpc.children[0]
+	return &rpcMsg{attrs: echoAttrs(msg[rpc.start:rpc.tagEnd]), nsDecls: ns.String(),
+		op: op.name, body: msg[op.start:op.end], tree: op}
 }
 
 // checkTrailer reads what follows </rpc>: only white space, comments and

@@ -257,6 +257,12 @@ func (c *serverConn) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			c.s.sessions.Add(-1)
 			return
 		}
+		switch req.Type {
+		case "subsystem", "shell", "exec":
+			// Refused: end the channel, so that a client that did not
+			// ask for a reply learns it too.
+			return
+		}
 	}
 }
 

@@ -483,3 +483,22 @@ func TestNewServerValidates(t *testing.T) {
 		t.Fatal("negative limit accepted")
 	}
 }
+
+// Sessions over the limit are refused at the subsystem request, also on a
+// connection that already holds one.
+func TestServerSessionLimitPerChannel(t *testing.T) {
+	e := newTestEnv(t, func(c *ServerConfig) { c.MaxSessions = 1 })
+	r := e.rawDial(t)
+	ch, reqs, err := r.sshc.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ssh.DiscardRequests(reqs)
+	ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{"netconf"}))
+	if err != nil || ok {
+		t.Fatalf("second session on the connection: %v, %v; want refused", ok, err)
+	}
+	if _, err := ch.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("refused channel: %v, want it closed", err)
+	}
+}

@@ -134,7 +134,7 @@ func (ss *serverSession) handle(ctx context.Context, msg []byte) ([]byte, bool) 
 	}
 	c := ss.c
 	req := &Request{SessionID: ss.id, User: c.user, LocalAddr: c.conn.LocalAddr(), RemoteAddr: c.conn.RemoteAddr(),
-		Op: m.op, Body: m.body, nsDecls: m.nsDecls}
+		Op: m.op, Body: m.body, nsDecls: m.nsDecls, tree: m.tree}
 	body, end, drop := c.s.dispatch(ctx, ss, req)
 	if drop {
 		c.sc.Close()
@@ -214,8 +214,11 @@ func (s *Server) endSession(ss *serverSession) {
 	}
 }
 
-// opTree parses the operation element of req (names resolved).
+// opTree returns the operation element of req, parsed (names resolved).
 func opTree(req *Request) (*node, *RPCError) {
+	if req.tree != nil {
+		return req.tree, nil
+	}
 	d := req.decoder()
 	for {
 		tok, err := d.Token()
@@ -227,6 +230,7 @@ func opTree(req *Request) (*node, *RPCError) {
 			if err != nil {
 				return nil, errMalformed(err)
 			}
+			req.tree = n
 			return n, nil
 		}
 	}
