@@ -49,8 +49,9 @@ type ClientConfig struct {
 // Dialer opens client sessions with one configuration; the SSH client
 // configuration is built once and shared by every session it opens.
 type Dialer struct {
-	cfg ClientConfig
-	ssh *ssh.ClientConfig
+	cfg   ClientConfig
+	ssh   *ssh.ClientConfig
+	hello []byte // the client's hello, the same for every session
 }
 
 // NewDialer copies cfg, fills in defaults and returns a Dialer.
@@ -89,8 +90,13 @@ func NewDialer(cfg ClientConfig) *Dialer {
 			return errors.New("netconf: no host key policy configured")
 		}
 	}
-	return &Dialer{cfg: full, ssh: &ssh.ClientConfig{User: full.User, Auth: auth, HostKeyCallback: hk}}
+	return &Dialer{cfg: full, ssh: &ssh.ClientConfig{User: full.User, Auth: auth, HostKeyCallback: hk},
+		hello: MarshalHello(full.Capabilities, 0)}
 }
+
+// netconfSubsystem is the payload of the subsystem request: the SSH string
+// "netconf".
+var netconfSubsystem = []byte("\x00\x00\x00\x07netconf")
 
 // Client is one NETCONF session with a device. Its methods may be called
 // from several goroutines; RPCs are sent one at a time.
@@ -169,7 +175,7 @@ func (dl *Dialer) handshake(dctx, ctx context.Context, conn net.Conn, addr strin
 	// Wait for the subsystem reply: a host without NETCONF (plain SSH, as
 	// discovery over a subnet meets) is told apart at once rather than by
 	// the hello timeout.
-	ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{"netconf"}))
+	ok, err := ch.SendRequest("subsystem", true, netconfSubsystem)
 	if err != nil {
 		stop()
 		return fail(timedOut(fmt.Errorf("netconf: %s: netconf subsystem request: %w", addr, err)))
@@ -182,7 +188,7 @@ func (dl *Dialer) handshake(dctx, ctx context.Context, conn net.Conn, addr strin
 
 	// Send our hello at once, without waiting for the server's (RFC 6241
 	// 8.1): the channel window holds it if the server does not read yet.
-	if err := t.Send(MarshalHello(full.Capabilities, 0)); err != nil {
+	if err := t.Send(dl.hello); err != nil {
 		stop()
 		return fail(timedOut(fmt.Errorf("netconf: %s: sending hello: %w", addr, err)))
 	}

@@ -18,8 +18,9 @@ type node struct {
 	text     string
 	// start, tagEnd and end locate the element in the input (fast parser
 	// only): its start tag is input[start:tagEnd], the whole element
-	// input[start:end].
+	// input[start:end]. mixed: an element with children has text too.
 	start, tagEnd, end int
+	mixed              bool
 }
 
 const xmlNS = "http://www.w3.org/XML/1998/namespace"
@@ -227,19 +228,35 @@ func filterSubtree(data []byte, filter []*node) ([]byte, error) {
 		return nil, nil // an empty filter selects nothing (RFC 6241 6.4.2)
 	}
 	var b bytes.Buffer
-	if roots, ok := fastParse(data); ok {
-		for _, root := range roots {
-			var sel *selection
-			for _, f := range filter {
-				if matches(f, root) {
-					sel = union(sel, selectNode(root, f))
-				}
-			}
-			writeSelected(&b, root, sel, "")
+	// Fast path: roots that no filter root names are skipped by counting
+	// tags; the others are parsed by the fast parser.
+	err := splitElements(data, func(elem []byte) error {
+		local := localName(elem)
+		named := false
+		for _, f := range filter {
+			named = named || f.name.Local == local
 		}
+		if !named {
+			return nil
+		}
+		roots, ok := fastParse(elem)
+		if !ok || len(roots) != 1 {
+			return errScan
+		}
+		var sel *selection
+		for _, f := range filter {
+			if matches(f, roots[0]) {
+				sel = union(sel, selectNode(roots[0], f))
+			}
+		}
+		writeSelected(&b, roots[0], sel, "")
+		return nil
+	})
+	if err == nil {
 		return b.Bytes(), nil
 	}
-	err := splitElements(data, func(elem []byte) error {
+	b.Reset()
+	err = splitElements(data, func(elem []byte) error {
 		d := xml.NewDecoder(bytes.NewReader(elem))
 		tok, err := d.Token()
 		if err != nil {

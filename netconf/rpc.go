@@ -230,8 +230,7 @@ func fastRPC(msg []byte) *rpcMsg {
 		return nil
 	}
 	rpc := roots[0]
-	if rpc.name.Local != "rpc" || rpc.name.Space != BaseNS || len(rpc.children) != 1 ||
-		(rpc.text != "" && len(bytes.TrimSpace([]byte(rpc.text))) != 0) {
+	if rpc.name.Local != "rpc" || rpc.name.Space != BaseNS || len(rpc.children) != 1 || rpc.mixed {
 		return nil
 	}
 	hasID := false

@@ -1,6 +1,7 @@
 package netconf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,8 @@ type ServerConfig struct {
 type Server struct {
 	cfg        ServerConfig
 	caps       []string
+	helloHead  []byte // the server's hello up to the session-id
+	helloTail  []byte
 	namespaces map[string]bool
 	nextID     atomic.Uint32
 	sessions   atomic.Int64
@@ -104,6 +107,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		live: map[uint32]*serverSession{}, locks: map[lockKey]uint32{},
 		namespaces: map[string]bool{BaseNS: true, MonitoringNS: true}}
 	s.caps = append([]string{CapBase10, CapBase11, CapMonitoring}, full.Capabilities...)
+	hello := MarshalHello(s.caps, 1)
+	i := bytes.LastIndex(hello, []byte("<session-id>1</session-id>")) + len("<session-id>")
+	s.helloHead, s.helloTail = hello[:i], hello[i+1:]
 	for _, c := range s.caps {
 		if i := strings.Index(c, "?module="); i > 0 {
 			s.namespaces[c[:i]] = true

@@ -116,7 +116,12 @@ func (c *serverConn) runSession(ch ssh.Channel) {
 }
 
 // marshalHello returns the server's hello for session id.
-func (s *Server) marshalHello(id uint32) []byte { return MarshalHello(s.caps, id) }
+func (s *Server) marshalHello(id uint32) []byte {
+	b := make([]byte, 0, len(s.helloHead)+len(s.helloTail)+10)
+	b = append(b, s.helloHead...)
+	b = strconv.AppendUint(b, uint64(id), 10)
+	return append(b, s.helloTail...)
+}
 
 // handle answers one message. It returns the reply (nil for none) and
 // whether to end the session afterwards.

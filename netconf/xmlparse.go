@@ -16,10 +16,51 @@ import (
 // which decides and reports. FuzzFastParse checks both agree.
 
 type fastParser struct {
-	b   []byte
-	i   int
-	ns  []nsBinding // in-scope declarations, innermost last
-	buf []byte
+	b    []byte
+	i    int
+	ns   []nsBinding // in-scope declarations, innermost last
+	slab []node      // nodes are allocated in blocks
+}
+
+// interned holds the names and namespaces NETCONF messages are made of, so
+// that parsing them allocates no strings (read-only after init).
+var interned = map[string]string{}
+
+func init() {
+	for _, s := range []string{
+		BaseNS, MonitoringNS, HardwareNS, IANAHwNS, LicensingNS, CapBase10, CapBase11, CapMonitoring,
+		CapLicensing, CapHardware, CapIANAHardware, "xmlns", "nc", "xml", "lang", "en", "message-id", "type", "subtree",
+		"hello", "capabilities", "capability", "session-id", "rpc", "rpc-reply", "ok", "data", "rpc-error",
+		"error-type", "error-tag", "error-severity", "error-app-tag", "error-path", "error-message", "error-info",
+		"get", "get-config", "edit-config", "lock", "unlock", "close-session", "kill-session", "source", "target",
+		"running", "filter", "config", "get-schema", "identifier", "version", "format", "yang",
+		"hardware", "component", "name", "class", "description", "software-rev", "serial-num", "mfg-name",
+		"model-name", "ianahw", "ianahw:chassis", "chassis", "licensing", "udi", "available-level", "active-level",
+		"boot-level", "next-boot-level", "license", "index", "id", "feature", "state", "counted", "count",
+		"period-left", "period-left-seconds", "period-used-seconds", "eula-accepted", "store", "lock-type",
+		"comment", "install-license", "license-file", "result", "line", "license-id", "status", "reason",
+		"clear-license", "accept-eula", "activate-evaluation", "set-boot-level", "level", "reload",
+		"true", "false", "permanent", "evaluation", "extension", "inUse", "notInUse", "inactive", "primary",
+		"built-in", "node-locked", "not-node-locked", "installed", "already-present", "failed",
+	} {
+		interned[s] = s
+	}
+}
+
+// str returns b as a string, without allocating for interned strings.
+func str(b []byte) string {
+	if s, ok := interned[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
+func (p *fastParser) newNode() *node {
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]node, 0, 16)
+	}
+	p.slab = p.slab[:len(p.slab)+1]
+	return &p.slab[len(p.slab)-1]
 }
 
 type nsBinding struct{ prefix, uri string }
@@ -104,26 +145,26 @@ func isNameByte(c byte) bool {
 }
 
 // name reads a name; it gives up on names encoding/xml treats specially.
-func (p *fastParser) name() (string, bool) {
+func (p *fastParser) name() ([]byte, bool) {
 	start := p.i
 	for p.i < len(p.b) && isNameByte(p.b[p.i]) {
 		p.i++
 	}
 	n := p.b[start:p.i]
 	if len(n) == 0 || !(n[0] == '_' || 'a' <= n[0] && n[0] <= 'z' || 'A' <= n[0] && n[0] <= 'Z') {
-		return "", false
+		return nil, false
 	}
 	if c := bytes.Count(n, []byte(":")); c > 1 || c == 1 && (n[len(n)-1] == ':') {
-		return "", false
+		return nil, false
 	}
-	return string(n), true
+	return n, true
 }
 
-func splitName(s string) xml.Name {
-	if i := strings.IndexByte(s, ':'); i > 0 {
-		return xml.Name{Space: s[:i], Local: s[i+1:]}
+func splitName(b []byte) xml.Name {
+	if i := bytes.IndexByte(b, ':'); i > 0 {
+		return xml.Name{Space: str(b[:i]), Local: str(b[i+1:])}
 	}
-	return xml.Name{Local: s}
+	return xml.Name{Local: str(b)}
 }
 
 // resolve translates a prefix as encoding/xml does.
@@ -155,8 +196,10 @@ func (p *fastParser) element() (*node, bool) {
 	if !ok {
 		return nil, false
 	}
-	n := &node{start: start}
-	var attrs []xml.Attr
+	n := p.newNode()
+	n.start = start
+	var attrBuf [4]xml.Attr
+	attrs := attrBuf[:0]
 	mark := len(p.ns)
 	for {
 		hadSpace := p.i < len(p.b) && isSpace(p.b[p.i])
@@ -188,10 +231,15 @@ func (p *fastParser) element() (*node, bool) {
 		if k < 0 {
 			return nil, false
 		}
-		v, ok := p.text(p.b[p.i+1 : p.i+1+k])
-		if !ok || bytes.IndexByte(p.b[p.i+1:p.i+1+k], '<') >= 0 {
+		raw := p.b[p.i+1 : p.i+1+k]
+		if bytes.IndexByte(raw, '<') >= 0 {
 			return nil, false
 		}
+		vb, ok := p.text(nil, raw)
+		if !ok {
+			return nil, false
+		}
+		v := str(vb)
 		p.i += k + 2
 		a := xml.Attr{Name: splitName(an), Value: v}
 		switch {
@@ -226,18 +274,34 @@ func (p *fastParser) element() (*node, bool) {
 			return nil, false
 		}
 		if k > 0 {
-			t, ok := p.text(p.b[p.i : p.i+k])
-			if !ok {
+			if !n.mixed && len(bytes.TrimSpace(p.b[p.i:p.i+k])) != 0 {
+				n.mixed = true // text somewhere; cleared below for leaves
+			}
+			if len(n.children) == 0 {
+				// Text matters only in leaves; it is copied only when it
+				// needs decoding or comes in pieces.
+				seg := p.b[p.i : p.i+k]
+				if text == nil && bytes.IndexByte(seg, '&') < 0 && bytes.IndexByte(seg, '\r') < 0 {
+					if bytes.Contains(seg, []byte("]]>")) {
+						return nil, false
+					}
+					text = seg[:len(seg):len(seg)]
+				} else {
+					var ok bool
+					if text, ok = p.text(text, seg); !ok {
+						return nil, false
+					}
+				}
+			} else if _, ok := p.text(nil, p.b[p.i:p.i+k]); !ok {
 				return nil, false
 			}
-			text = append(text, t...)
 			p.i += k
 		}
 		rest := p.b[p.i:]
 		switch {
 		case bytes.HasPrefix(rest, []byte("</")):
 			p.i += 2
-			if !bytes.HasPrefix(p.b[p.i:], []byte(raw)) {
+			if !bytes.HasPrefix(p.b[p.i:], raw) {
 				return nil, false
 			}
 			p.i += len(raw)
@@ -248,7 +312,8 @@ func (p *fastParser) element() (*node, bool) {
 			p.i++
 			n.end = p.i
 			if len(n.children) == 0 {
-				n.text = string(text)
+				n.text = str(text)
+				n.mixed = false
 			}
 			return n, true
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
@@ -256,7 +321,9 @@ func (p *fastParser) element() (*node, bool) {
 			if k < 0 {
 				return nil, false
 			}
-			text = append(text, p.crlf(rest[9:k])...)
+			if len(n.children) == 0 {
+				text = append(text[:len(text):len(text)], p.crlf(rest[9:k])...)
+			}
 			p.i += k + 3
 		case bytes.HasPrefix(rest, []byte("<!--")), bytes.HasPrefix(rest, []byte("<?")):
 			if !p.skipMisc() {
@@ -270,7 +337,7 @@ func (p *fastParser) element() (*node, bool) {
 				return nil, false
 			}
 			n.children = append(n.children, c)
-			text = text[:0]
+			text = nil
 		}
 	}
 }
@@ -294,16 +361,20 @@ func (p *fastParser) crlf(s []byte) []byte {
 	return out
 }
 
-// text decodes character data (entities, line ends).
-func (p *fastParser) text(s []byte) (string, bool) {
+// text appends character data s to dst, decoded (entities, line ends). A
+// nil dst with nothing to decode returns s itself.
+func (p *fastParser) text(dst, s []byte) ([]byte, bool) {
 	if bytes.Contains(s, []byte("]]>")) {
-		return "", false
+		return nil, false
 	}
 	if bytes.IndexByte(s, '&') < 0 && bytes.IndexByte(s, '\r') < 0 {
-		return string(s), true
+		if dst == nil {
+			return s, true
+		}
+		return append(dst, s...), true
 	}
 	s = p.crlf(s)
-	out := p.buf[:0]
+	out := dst
 	for i := 0; i < len(s); i++ {
 		if s[i] != '&' {
 			out = append(out, s[i])
@@ -311,10 +382,9 @@ func (p *fastParser) text(s []byte) (string, bool) {
 		}
 		k := bytes.IndexByte(s[i:], ';')
 		if k < 0 {
-			return "", false
+			return nil, false
 		}
-		ent := string(s[i+1 : i+k])
-		switch ent {
+		switch ent := string(s[i+1 : i+k]); ent {
 		case "lt":
 			out = append(out, '<')
 		case "gt":
@@ -334,18 +404,17 @@ func (p *fastParser) text(s []byte) (string, bool) {
 			case strings.HasPrefix(ent, "#"):
 				v, err = strconv.ParseUint(ent[1:], 10, 32)
 			default:
-				return "", false
+				return nil, false
 			}
 			// Only plain ASCII characters; encoding/xml decides the rest.
 			if err != nil || !(v == '\t' || v == '\n' || v == '\r' || 0x20 <= v && v < 0x80) {
-				return "", false
+				return nil, false
 			}
 			out = append(out, byte(v))
 		}
 		i += k
 	}
-	p.buf = out
-	return string(out), true
+	return out, true
 }
 
 // setAttrs splits attributes into namespace declarations and the rest, as
