@@ -103,6 +103,13 @@ func (c *serverConn) runSession(ch ssh.Channel) {
 			return
 		}
 		reply, end := ss.handle(ctx, msg)
+		if end {
+			// The session's locks are free by the time the client reads
+			// the reply to close-session (RFC 6241 7.8).
+			s.mu.Lock()
+			s.releaseLocks(ss)
+			s.mu.Unlock()
+		}
 		if reply != nil {
 			if err := t.Send(reply); err != nil {
 				log.Debug("netconf: sending reply", "session", id, "err", err)
