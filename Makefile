@@ -61,6 +61,9 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+	# keyengine: every value of every byte of a multi-license file, then fuzz each parser for a minute.
+	KEYENGINE_EXHAUSTIVE=1 $(GO) test -count=1 -run 'Tamper' ./keyengine
+	for f in FuzzParseFile FuzzParseCompactKey FuzzParseCanonical; do $(GO) test ./keyengine -run '^$$' -fuzz "^$$f$$" -fuzztime 60s; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

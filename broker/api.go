@@ -6,12 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// maxBody bounds a request body.
-const maxBody = 1 << 20
+// DefaultMaxBody bounds a request body unless APIConfig says otherwise.
+const DefaultMaxBody = 1 << 20
+
+// Header names of the API.
+const (
+	// HeaderTenant lets an admin choose the tenant a request acts in.
+	HeaderTenant = "X-Licbroker-Tenant"
+	// HeaderDataAge carries, on a stale read, how old this node's data
+	// may be, in seconds.
+	HeaderDataAge = "X-Licbroker-Data-Age"
+	// HeaderIdempotencyKey makes a write safe to retry.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderReplayed marks a response replayed for an Idempotency-Key.
+	HeaderReplayed = "Idempotent-Replayed"
+)
 
 // Principal is the caller of an API request.
 type Principal struct {
@@ -35,162 +55,74 @@ func (p Principal) writeTenant() string {
 	return p.Scope
 }
 
+// APIConfig configures the API.
+type APIConfig struct {
+	// MaxBody bounds a request body in bytes (default DefaultMaxBody).
+	MaxBody int64
+	// ReadTimeout bounds the consistency barrier of a read (default 5s).
+	ReadTimeout time.Duration
+	// Registry receives the API's and the state's metrics and is served
+	// at /metrics; register other collectors (Raft, Go runtime) on it
+	// too. Default: a new registry.
+	Registry *prometheus.Registry
+}
+
 // API serves the REST API.
 type API struct {
-	b   *Broker
-	mux *http.ServeMux
+	b       *Broker
+	cfg     APIConfig
+	mux     *routeMux
+	routes  []*route
+	docs    map[string]opDoc // by pattern, for routes registered outside the table
+	metrics *httpMetrics
+
+	docOnce sync.Once
+	docJSON []byte
 }
 
 // NewAPI returns the HTTP handler for the broker's API. cluster may be nil.
 func NewAPI(b *Broker, cluster ClusterInfo) *API {
-	a := &API{b: b, mux: http.NewServeMux()}
-	m := a.mux
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	return NewAPIWithConfig(b, cluster, APIConfig{})
+}
+
+// NewAPIWithConfig is NewAPI with settings.
+func NewAPIWithConfig(b *Broker, cluster ClusterInfo, cfg APIConfig) *API {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 5 * time.Second
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	a := &API{b: b, cfg: cfg, mux: newRouteMux(), docs: map[string]opDoc{}, metrics: newHTTPMetrics()}
+	cfg.Registry.MustRegister(a.metrics.requests, a.metrics.duration, newStateCollector(b))
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{ErrorLog: nil}))
 	a.routesCluster(cluster)
-
-	m.HandleFunc("GET /v1/tenants", a.auth(RoleAdmin, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		writeJSON(w, http.StatusOK, list(b.Tenants()))
-	}))
-	m.HandleFunc("POST /v1/tenants", a.auth(RoleAdmin, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in struct {
-			Name string `json:"name"`
-		}
-		if !readJSON(w, r, &in) {
-			return
-		}
-		t, err := b.CreateTenant(r.Context(), p.actor(), in.Name)
-		respond(w, http.StatusCreated, t, err)
-	}))
-	m.HandleFunc("POST /v1/tokens", a.auth(RoleAdmin, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in struct {
-			Tenant string `json:"tenant"`
-			Role   string `json:"role"`
-		}
-		if !readJSON(w, r, &in) {
-			return
-		}
-		secret, t, err := b.CreateToken(r.Context(), p.actor(), in.Tenant, in.Role)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "role": t.Role, "tenant": t.Tenant, "token": secret})
-	}))
-
-	m.HandleFunc("GET /v1/credentials", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		writeJSON(w, http.StatusOK, list(b.Credentials(p.Scope)))
-	}))
-	m.HandleFunc("POST /v1/credentials", a.auth(RoleOperator, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in struct {
-			Name     string `json:"name"`
-			Username string `json:"username"`
-			Password string `json:"password,omitempty"`
-			Key      string `json:"key,omitempty"`
-		}
-		if !readJSON(w, r, &in) {
-			return
-		}
-		if (in.Password == "") == (in.Key == "") {
-			writeError(w, apiErr("bad_request", "give exactly one of password or key"))
-			return
-		}
-		secret, isKey := []byte(in.Password), false
-		if in.Key != "" {
-			secret, isKey = []byte(in.Key), true
-		}
-		c, err := b.PutCredential(r.Context(), p.actor(), p.writeTenant(), in.Name, in.Username, secret, isKey)
-		respond(w, http.StatusCreated, c, err)
-	}))
-
-	m.HandleFunc("POST /v1/discover", a.auth(RoleOperator, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in DiscoverRequest
-		if !readJSON(w, r, &in) {
-			return
-		}
-		j, err := b.StartDiscover(r.Context(), p.actor(), p.writeTenant(), in)
-		respond(w, http.StatusAccepted, j, err)
-	}))
-	m.HandleFunc("GET /v1/devices", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		writeJSON(w, http.StatusOK, list(b.Devices(p.Scope)))
-	}))
-	m.HandleFunc("GET /v1/devices/{udi}", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		d, err := b.Device(p.Scope, r.PathValue("udi"))
-		respond(w, http.StatusOK, d, err)
-	}))
-	m.HandleFunc("POST /v1/devices/{udi}/reload", a.auth(RoleOperator, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		d, err := b.ReloadDevice(r.Context(), p.actor(), p.Scope, r.PathValue("udi"))
-		respond(w, http.StatusOK, d, err)
-	}))
-
-	m.HandleFunc("GET /v1/paks", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		writeJSON(w, http.StatusOK, list(b.PAKs(p.Scope)))
-	}))
-	m.HandleFunc("GET /v1/paks/{id}", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		k, err := b.PAK(p.Scope, r.PathValue("id"))
-		respond(w, http.StatusOK, k, err)
-	}))
-	m.HandleFunc("POST /v1/paks", a.auth(RoleOperator, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in PAKRequest
-		if !readJSON(w, r, &in) {
-			return
-		}
-		k, err := b.AddPAK(r.Context(), p.actor(), p.writeTenant(), in)
-		respond(w, http.StatusCreated, k, err)
-	}))
-
-	m.HandleFunc("POST /v1/licenses/install", a.auth(RoleOperator, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in InstallRequest
-		if !readJSON(w, r, &in) {
-			return
-		}
-		j, err := b.StartInstall(r.Context(), p.actor(), p.writeTenant(), in)
-		respond(w, http.StatusAccepted, j, err)
-	}))
-	m.HandleFunc("POST /v1/licenses/deploy-file", a.auth(RoleOperator, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		var in struct {
-			Device string `json:"device"`
-			File   string `json:"file"`
-		}
-		if !readJSON(w, r, &in) {
-			return
-		}
-		res, err := b.DeployFile(r.Context(), p.actor(), p.Scope, in.Device, []byte(in.File))
-		respond(w, http.StatusOK, map[string]any{"device": in.Device, "results": res}, err)
-	}))
-	m.HandleFunc("GET /v1/licenses", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		writeJSON(w, http.StatusOK, list(b.Licenses(p.Scope)))
-	}))
-	m.HandleFunc("GET /v1/licenses/{id}", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		l, err := b.License(p.Scope, r.PathValue("id"))
-		if l != nil {
-			l.File = nil
-		}
-		respond(w, http.StatusOK, l, err)
-	}))
-	m.HandleFunc("GET /v1/licenses/{id}/file", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		l, err := b.License(p.Scope, r.PathValue("id"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", l.ID+".lic"))
-		w.Write(l.File)
-	}))
-
-	m.HandleFunc("GET /v1/jobs", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		writeJSON(w, http.StatusOK, list(b.Jobs(p.Scope)))
-	}))
-	m.HandleFunc("GET /v1/jobs/{id}", a.auth(RoleViewer, func(w http.ResponseWriter, r *http.Request, p Principal) {
-		j, err := b.Job(p.Scope, r.PathValue("id"))
-		respond(w, http.StatusOK, j, err)
-	}))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiErr("not_found", "no route %s %s", r.Method, r.URL.Path))
-	})
+	a.describeCluster()
+	a.routesCore()
+	a.mux.HandleFunc("/", a.noRoute)
 	return a
+}
+
+// noRoute answers requests that no route matches: 405 with Allow when the
+// path exists for other methods, else 404.
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := a.mux.Handler(probe); pat != "/" && pat != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, apiErr("method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+		return
+	}
+	writeError(w, apiErr("not_found", "no route %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
 }
 
 // Handle mounts an extra handler (for example /metrics) on the API's mux.
@@ -198,80 +130,157 @@ func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	a.mux.ServeHTTP(w, r)
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	r.Body = http.MaxBytesReader(sw, r.Body, a.cfg.MaxBody)
+	a.mux.ServeHTTP(sw, r)
+	a.metrics.observe(r, sw.status(), time.Since(start))
 }
+
+// handler is an authenticated request handler.
+type handler func(w http.ResponseWriter, r *http.Request, p Principal)
 
 var roleRank = map[string]int{RoleViewer: 1, RoleOperator: 2, RoleAdmin: 3}
 
-// auth checks the bearer token and that its role is at least min.
-func (a *API) auth(min string, h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {
+// authenticate checks the bearer token and works out the principal.
+func (a *API) authenticate(r *http.Request, min string) (Principal, error) {
+	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || secret == "" {
+		return Principal{}, apiErr("unauthorized", "missing API token (set LICBROKER_TOKEN or --token)")
+	}
+	t := a.b.tokenFor(secret)
+	if t == nil {
+		return Principal{}, apiErr("unauthorized", "unknown or revoked API token")
+	}
+	if roleRank[t.Role] < roleRank[min] {
+		return Principal{}, apiErr("forbidden", "%s token may not %s %s (needs %s)", article(t.Role), r.Method, r.URL.Path, min)
+	}
+	p := Principal{TokenID: t.ID, Role: t.Role, Tenant: t.Tenant, Scope: t.Tenant}
+	h := r.Header.Get(HeaderTenant)
+	switch {
+	case t.Role == RoleAdmin && h != "":
+		if !a.b.tenantExists(h) {
+			return Principal{}, apiErr("not_found", "tenant %q does not exist", h)
+		}
+		p.Scope = h
+	case h != "" && h != t.Tenant:
+		return Principal{}, apiErr("forbidden", "%s token of tenant %s may not act in tenant %s", article(t.Role), t.Tenant, h)
+	}
+	return p, nil
+}
+
+// article puts "a" or "an" before a role.
+func article(role string) string {
+	if role == RoleAdmin || role == RoleOperator {
+		return "an " + role
+	}
+	return "a " + role
+}
+
+// wrap turns a route into an http.HandlerFunc: authentication and role,
+// read consistency, idempotency.
+func (a *API) wrap(rt *route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || secret == "" {
-			writeError(w, apiErr("unauthorized", "missing API token (set LICBROKER_TOKEN or --token)"))
+		if rt.role == "" {
+			rt.h(w, r, Principal{})
 			return
 		}
-		var t *Token
-		a.b.state.read(func(d *stateData) {
-			if v, ok := d.Tokens[HashToken(secret)]; ok {
-				cp := *v
-				t = &cp
-			}
-		})
-		if t == nil {
-			writeError(w, apiErr("unauthorized", "unknown API token"))
+		p, err := a.authenticate(r, rt.role)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
-		if roleRank[t.Role] < roleRank[min] {
-			writeError(w, apiErr("forbidden", "role %s may not do this (needs %s)", t.Role, min))
-			return
-		}
-		p := Principal{TokenID: t.ID, Role: t.Role, Tenant: t.Tenant, Scope: t.Tenant}
-		if t.Role == RoleAdmin {
-			p.Scope = r.Header.Get("X-Licbroker-Tenant")
-			if p.Scope != "" && !a.b.tenantExists(p.Scope) {
-				writeError(w, apiErr("not_found", "tenant %q does not exist", p.Scope))
+		if !rt.local {
+			if err := a.consistency(w, r); err != nil {
+				writeError(w, err)
 				return
 			}
 		}
-		h(w, r, p)
+		if r.Method != http.MethodGet && r.Header.Get(HeaderIdempotencyKey) != "" {
+			a.idempotent(w, r, p, rt.h)
+			return
+		}
+		rt.h(w, r, p)
 	}
 }
 
-// listResponse wraps lists so that fields can be added later.
+// consistency makes a request see every committed write (a barrier), unless
+// a read asks for ?consistency=stale: then it is served from this node's
+// state, and the data's age goes in X-Licbroker-Data-Age.
+func (a *API) consistency(w http.ResponseWriter, r *http.Request) error {
+	mode := r.URL.Query().Get("consistency")
+	switch mode {
+	case "", "strong":
+	case "stale":
+		if r.Method != http.MethodGet {
+			return apiErr("bad_request", "consistency=stale is for reads only")
+		}
+		w.Header().Set(HeaderDataAge, strconv.FormatFloat(a.b.DataAge().Seconds(), 'f', 3, 64))
+		return nil
+	default:
+		return apiErr("bad_request", "invalid consistency %q (want strong or stale)", mode)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ReadTimeout)
+	defer cancel()
+	return a.b.Barrier(ctx)
+}
+
+// listResponse is a page of a list.
 type listResponse[T any] struct {
 	Items []T `json:"items"`
+	// Total counts every matching item, not only this page.
 	Total int `json:"total"`
+	// NextCursor fetches the next page; absent on the last one.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-func list[T any](items []T) listResponse[T] {
-	if items == nil {
-		items = []T{}
-	}
-	return listResponse[T]{Items: items, Total: len(items)}
-}
-
+// readJSON decodes a request body strictly: JSON only, known fields only,
+// one value, within the size limit.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeError(w, apiErr("unsupported_media_type", "Content-Type %q is not JSON; send application/json", ct))
+			return false
+		}
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			writeError(w, apiErr("too_large", "request body exceeds %d bytes", mbe.Limit))
-		case errors.Is(err, io.EOF):
-			writeError(w, apiErr("bad_request", "request body is empty; want JSON"))
-		default:
-			writeError(w, apiErr("bad_request", "invalid JSON body: %v", strings.TrimPrefix(err.Error(), "json: ")))
-		}
+		writeError(w, bodyErr(err))
 		return false
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, bodyErr(err))
+			return false
+		}
 		writeError(w, apiErr("bad_request", "invalid JSON body: more than one value"))
 		return false
 	}
 	return true
+}
+
+func bodyErr(err error) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return apiErr("too_large", "request body exceeds %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return apiErr("bad_request", "request body is empty; want JSON")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apiErr("bad_request", "invalid JSON body: unexpected end of input")
+	case errors.As(err, &se):
+		return apiErr("bad_request", "invalid JSON body at byte %d: %s", se.Offset, se.Error())
+	case errors.As(err, &te):
+		return apiErr("bad_request", "invalid JSON body: field %q must be %s, not %s", te.Field, te.Type, te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return apiErr("bad_request", "invalid JSON body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return apiErr("bad_request", "invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 func respond(w http.ResponseWriter, status int, v any, err error) {
@@ -290,10 +299,82 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
 func writeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = apiErr("unavailable", "timed out: %v", err)
 	}
 	ae := asAPIError(err)
-	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+	var body errorBody
+	body.Error.Code, body.Error.Message = ae.Code, ae.Message
+	writeJSON(w, ae.Status, body)
+}
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, apiErr("bad_request", "invalid %s %q: want a whole number from %d to %d", name, v, min, max)
+	}
+	return n, nil
+}
+
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, apiErr("bad_request", "invalid %s %q: want an RFC 3339 time like 2026-01-02T15:04:05Z", name, v)
+	}
+	return t, nil
+}
+
+func parseUint(s string) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("zero")
+	}
+	return n, err
 }

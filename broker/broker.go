@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -67,6 +66,9 @@ type Broker struct {
 	dialMu  sync.Mutex
 	dialers map[string]*netconf.Dialer // by tenant/credential name + secret hash
 
+	jobMu      sync.Mutex
+	jobCancels map[string]context.CancelFunc // running jobs of this node
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -102,7 +104,8 @@ func New(cfg Config, store Store, state *State) (*Broker, error) {
 		full.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Broker{cfg: full, store: store, state: state, dialers: map[string]*netconf.Dialer{}, ctx: ctx, cancel: cancel}, nil
+	return &Broker{cfg: full, store: store, state: state, dialers: map[string]*netconf.Dialer{},
+		jobCancels: map[string]context.CancelFunc{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Close stops running jobs and waits for them.
@@ -141,7 +144,7 @@ func (b *Broker) propose(ctx context.Context, actor, typ string, payload, out an
 
 // storeErr maps a store error to an API error.
 func storeErr(err error) error {
-	return &APIError{Code: "no_quorum", Message: "cannot commit: " + err.Error(), Status: codeStatus["no_quorum"]}
+	return &APIError{Code: "no_quorum", Message: "cannot commit: " + oneLine(err), Status: codeStatus["no_quorum"]}
 }
 
 // newID returns a random id with a prefix.
@@ -149,12 +152,6 @@ func newID(prefix string) string {
 	var b [8]byte
 	rand.Read(b[:])
 	return prefix + hex.EncodeToString(b[:])
-}
-
-// HashToken returns the stored form of a token secret.
-func HashToken(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
 }
 
 // Init makes sure the default tenant exists. It is safe to call on every
@@ -173,35 +170,6 @@ func (b *Broker) Init(ctx context.Context) error {
 	return err
 }
 
-// HasToken reports whether a token secret is known.
-func (b *Broker) HasToken(secret string) bool {
-	ok := false
-	b.state.read(func(d *stateData) { _, ok = d.Tokens[HashToken(secret)] })
-	return ok
-}
-
-// CreateToken makes a new API token and returns its secret (shown once).
-func (b *Broker) CreateToken(ctx context.Context, actor, tenant, role string) (string, *Token, error) {
-	switch role {
-	case RoleAdmin, RoleOperator, RoleViewer:
-	default:
-		return "", nil, apiErr("bad_request", "unknown role %q (want admin, operator or viewer)", role)
-	}
-	if role == RoleAdmin {
-		tenant = ""
-	} else if !b.tenantExists(tenant) {
-		return "", nil, apiErr("not_found", "tenant %q does not exist", tenant)
-	}
-	var raw [24]byte
-	rand.Read(raw[:])
-	secret := "lb_" + hex.EncodeToString(raw[:])
-	t := Token{ID: newID("tok-"), Hash: HashToken(secret), Role: role, Tenant: tenant, Created: b.now()}
-	if err := b.propose(ctx, actor, CmdTokenCreate, tokenCreate{Token: t}, nil); err != nil {
-		return "", nil, err
-	}
-	return secret, &t, nil
-}
-
 func (b *Broker) tenantExists(name string) bool {
 	ok := false
 	b.state.read(func(d *stateData) { _, ok = d.Tenants[name] })
@@ -213,13 +181,40 @@ func (b *Broker) CreateTenant(ctx context.Context, actor, name string) (*Tenant,
 	if err := checkName("tenant name", name); err != nil {
 		return nil, err
 	}
-	if err := b.propose(ctx, actor, CmdTenantCreate, tenantCreate{Name: name}, nil); err != nil {
+	var t Tenant
+	if err := b.propose(ctx, actor, CmdTenantCreate, tenantCreate{Name: name}, &t); err != nil {
 		return nil, err
 	}
-	var t Tenant
-	b.state.read(func(d *stateData) { t = *d.Tenants[name] })
 	return &t, nil
 }
+
+// Tenant returns one tenant.
+func (b *Broker) Tenant(name string) (*Tenant, error) {
+	var t *Tenant
+	b.state.read(func(d *stateData) {
+		if v, ok := d.Tenants[name]; ok {
+			cp := *v
+			t = &cp
+		}
+	})
+	if t == nil {
+		return nil, apiErr("not_found", "tenant %q not found", name)
+	}
+	return t, nil
+}
+
+// Barrier waits until this node's state reflects every committed write (a
+// linearizable read point); it fails when there is no quorum.
+func (b *Broker) Barrier(ctx context.Context) error {
+	if err := b.store.Barrier(ctx); err != nil {
+		return &APIError{Code: "no_quorum", Status: codeStatus["no_quorum"],
+			Message: "cannot confirm this node's data is current (" + oneLine(err) + "); add ?consistency=stale to read it anyway"}
+	}
+	return nil
+}
+
+// DataAge says how stale this node's data may be (zero on the leader).
+func (b *Broker) DataAge() time.Duration { return b.store.DataAge() }
 
 // Tenants lists tenants.
 func (b *Broker) Tenants() []Tenant {

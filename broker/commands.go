@@ -11,14 +11,21 @@ import (
 const (
 	CmdTenantCreate  = "tenant.create"
 	CmdTokenCreate   = "token.create"
+	CmdTokenRevoke   = "token.revoke"
 	CmdCredentialPut = "credential.put"
 	CmdDevicesUpsert = "devices.upsert"
+	CmdDeviceGroups  = "device.groups"
 	CmdPAKAdd        = "pak.add"
 	CmdRedeem        = "license.redeem"
 	CmdLicenseState  = "license.state"
+	CmdSpareAdd      = "spare.add"
+	CmdSpareAssign   = "spare.assign"
 	CmdJobCreate     = "job.create"
 	CmdJobResults    = "job.results"
 	CmdJobFinish     = "job.finish"
+	CmdJobCancel     = "job.cancel"
+	CmdIdemBegin     = "idempotency.begin"
+	CmdIdemEnd       = "idempotency.end"
 )
 
 // Command is the envelope replicated through Raft.
@@ -53,12 +60,31 @@ type tokenCreate struct {
 	Token Token `json:"token"`
 }
 
+type tokenRevoke struct {
+	ID string `json:"id"`
+}
+
 type credentialPut struct {
 	Credential Credential `json:"credential"`
 }
 
 type devicesUpsert struct {
 	Devices []Device `json:"devices"`
+}
+
+// upsertResult says what a devices.upsert did.
+type upsertResult struct {
+	Added     int      `json:"added"`
+	Changed   int      `json:"changed"`
+	Unchanged int      `json:"unchanged"`
+	Conflicts []string `json:"conflicts,omitempty"`
+}
+
+type deviceGroups struct {
+	Tenant string   `json:"tenant"`
+	UDIs   []string `json:"udis"`
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
 }
 
 type pakAdd struct {
@@ -72,10 +98,31 @@ type redeem struct {
 	License License `json:"license"`
 }
 
+// redeemResult is the license a redemption produced, or the live license
+// the device already had for that feature (Existing; nothing was spent).
+type redeemResult struct {
+	License  License `json:"license"`
+	Existing bool    `json:"existing"`
+}
+
 type licenseState struct {
-	ID    string `json:"id"`
-	State string `json:"state"`
-	What  string `json:"what"`
+	// Tenant scopes the change ("" for an admin acting on any tenant).
+	Tenant string `json:"tenant,omitempty"`
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	What   string `json:"what"`
+}
+
+type spareAdd struct {
+	Spare    Spare     `json:"spare"`
+	Licenses []License `json:"licenses"`
+}
+
+type spareAssign struct {
+	UDI      string `json:"udi"`
+	Tenant   string `json:"tenant"`
+	Replaces string `json:"replaces,omitempty"`
+	RMA      string `json:"rma,omitempty"`
 }
 
 type jobCreate struct {
@@ -91,4 +138,9 @@ type jobFinish struct {
 	ID    string `json:"id"`
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
+}
+
+type jobCancel struct {
+	Tenant string `json:"tenant,omitempty"`
+	ID     string `json:"id"`
 }

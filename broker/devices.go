@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +35,22 @@ func FamilyOf(pid string) string {
 var Families = []string{"3750e", "3560e", "880", "860"}
 
 // Devices lists a tenant's devices ("" lists all), sorted by UDI.
-func (b *Broker) Devices(tenant string) []Device {
+func (b *Broker) Devices(tenant string) []Device { return b.DevicesWhere(tenant, DeviceFilter{}) }
+
+// DeviceFilter selects devices. Zero fields match everything.
+type DeviceFilter struct {
+	Group  string
+	Family string
+}
+
+// DevicesWhere lists a tenant's devices that match f, sorted by UDI.
+func (b *Broker) DevicesWhere(tenant string, f DeviceFilter) []Device {
 	var out []Device
 	b.state.read(func(d *stateData) {
 		for _, k := range sortedKeys(d.Devices) {
 			dev := d.Devices[k]
-			if tenant == "" || dev.Tenant == tenant {
+			if (tenant == "" || dev.Tenant == tenant) && (f.Family == "" || dev.Family == f.Family) &&
+				(f.Group == "" || slices.Contains(dev.Groups, f.Group)) {
 				out = append(out, *dev)
 			}
 		}
@@ -47,10 +58,83 @@ func (b *Broker) Devices(tenant string) []Device {
 	return out
 }
 
+// GroupInfo is a device group and how many devices it has.
+type GroupInfo struct {
+	Name    string `json:"name"`
+	Tenant  string `json:"tenant"`
+	Devices int    `json:"devices"`
+}
+
+// Groups lists a tenant's device groups ("" lists all), by tenant and name.
+func (b *Broker) Groups(tenant string) []GroupInfo {
+	count := map[[2]string]int{}
+	b.state.read(func(d *stateData) {
+		for _, dev := range d.Devices {
+			if tenant == "" || dev.Tenant == tenant {
+				for _, g := range dev.Groups {
+					count[[2]string{dev.Tenant, g}]++
+				}
+			}
+		}
+	})
+	out := make([]GroupInfo, 0, len(count))
+	for k, n := range count {
+		out = append(out, GroupInfo{Tenant: k[0], Name: k[1], Devices: n})
+	}
+	sortBy(out, func(g GroupInfo) string { return g.Tenant + "/" + g.Name })
+	return out
+}
+
+// GroupsRequest adds devices to groups and removes them from others.
+type GroupsRequest struct {
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// SetGroups changes the group memberships of devices of a tenant ("" for
+// an admin acting on any tenant). A device may be in several groups.
+func (b *Broker) SetGroups(ctx context.Context, actor, tenant string, udis []string, req GroupsRequest) ([]Device, error) {
+	if len(udis) == 0 {
+		return nil, apiErr("bad_request", "no device given")
+	}
+	if len(req.Add)+len(req.Remove) == 0 {
+		return nil, apiErr("bad_request", "nothing to do: give groups to add or remove")
+	}
+	for _, u := range udis {
+		if err := validUDI(u); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range append(slices.Clone(req.Add), req.Remove...) {
+		if err := checkName("group name", g); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range req.Add {
+		if slices.Contains(req.Remove, g) {
+			return nil, apiErr("bad_request", "group %s is both added and removed", g)
+		}
+	}
+	var out []Device
+	err := b.propose(ctx, actor, CmdDeviceGroups, deviceGroups{Tenant: tenant, UDIs: udis, Add: req.Add, Remove: req.Remove}, &out)
+	return out, err
+}
+
+func validUDI(udi string) error {
+	if _, err := keyengine.ParseUDI(udi); err != nil {
+		msg := oneLine(err)
+		if strings.Contains(msg, "want PID:SN") {
+			msg = "want PID:SN"
+		}
+		return apiErr("bad_request", "invalid UDI %q: %s (e.g. WS-C3750E-24TD-S:FDO1307R0W9)", udi, msg)
+	}
+	return nil
+}
+
 // Device returns one device. A device of another tenant is not found.
 func (b *Broker) Device(tenant, udi string) (*Device, error) {
-	if _, err := keyengine.ParseUDI(udi); err != nil {
-		return nil, apiErr("bad_request", "invalid UDI %q: want PID:SN", udi)
+	if err := validUDI(udi); err != nil {
+		return nil, err
 	}
 	var dev *Device
 	b.state.read(func(d *stateData) {

@@ -18,19 +18,21 @@ func (e *APIError) Error() string { return "broker: " + e.Message }
 
 // Error codes, with their HTTP statuses.
 var codeStatus = map[string]int{
-	"bad_request":        http.StatusBadRequest,
-	"unauthorized":       http.StatusUnauthorized,
-	"forbidden":          http.StatusForbidden,
-	"not_found":          http.StatusNotFound,
-	"conflict":           http.StatusConflict,
-	"pak_exhausted":      http.StatusConflict,
-	"not_eligible":       http.StatusUnprocessableEntity,
-	"too_large":          http.StatusRequestEntityTooLarge,
-	"no_quorum":          http.StatusServiceUnavailable,
-	"unavailable":        http.StatusServiceUnavailable,
-	"internal":           http.StatusInternalServerError,
-	"device_error":       http.StatusBadGateway,
-	"method_not_allowed": http.StatusMethodNotAllowed,
+	"bad_request":            http.StatusBadRequest,
+	"unauthorized":           http.StatusUnauthorized,
+	"forbidden":              http.StatusForbidden,
+	"not_found":              http.StatusNotFound,
+	"conflict":               http.StatusConflict,
+	"pak_exhausted":          http.StatusConflict,
+	"not_eligible":           http.StatusUnprocessableEntity,
+	"too_large":              http.StatusRequestEntityTooLarge,
+	"no_quorum":              http.StatusServiceUnavailable,
+	"unavailable":            http.StatusServiceUnavailable,
+	"internal":               http.StatusInternalServerError,
+	"device_error":           http.StatusBadGateway,
+	"method_not_allowed":     http.StatusMethodNotAllowed,
+	"unsupported_media_type": http.StatusUnsupportedMediaType,
+	"idempotency_mismatch":   http.StatusUnprocessableEntity,
 }
 
 func apiErr(code, format string, args ...any) *APIError {

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -22,16 +24,28 @@ func (b *Broker) Jobs(tenant string) []Job {
 			}
 		}
 	})
-	sortJobs(out)
+	sortBy(out, jobKey)
 	return out
 }
 
-func sortJobs(js []Job) {
-	for i := 1; i < len(js); i++ {
-		for k := i; k > 0 && js[k].Created.After(js[k-1].Created); k-- {
-			js[k], js[k-1] = js[k-1], js[k]
-		}
+// jobKey orders jobs newest first, then by id.
+func jobKey(j Job) string {
+	return fmt.Sprintf("%019d/%s", math.MaxInt64-j.Created.UnixNano(), j.ID)
+}
+
+// CancelJob cancels a running job: it is recorded as cancelled at once and
+// this node's workers stop taking targets.
+func (b *Broker) CancelJob(ctx context.Context, actor, tenant, id string) (*Job, error) {
+	var out Job
+	if err := b.propose(ctx, actor, CmdJobCancel, jobCancel{Tenant: tenant, ID: id}, &out); err != nil {
+		return nil, err
 	}
+	b.jobMu.Lock()
+	if cancel, ok := b.jobCancels[id]; ok {
+		cancel()
+	}
+	b.jobMu.Unlock()
+	return &out, nil
 }
 
 // Job returns one job with its results.
@@ -56,11 +70,7 @@ type jobWork func(ctx context.Context, target string) JobResult
 // runJob records the job, then works its targets with a bounded pool in
 // the background, recording results in batches.
 func (b *Broker) runJob(ctx context.Context, j Job, work jobWork) (*Job, error) {
-	j.State = JobRunning
-	j.Created = b.now()
-	j.Total = len(j.Params.Targets)
-	j.Results = []JobResult{}
-	if err := b.propose(ctx, j.Actor, CmdJobCreate, jobCreate{Job: j}, nil); err != nil {
+	if err := b.propose(ctx, j.Actor, CmdJobCreate, jobCreate{Job: j}, &j); err != nil {
 		return nil, err
 	}
 	b.wg.Add(1)
@@ -72,7 +82,16 @@ func (b *Broker) runJob(ctx context.Context, j Job, work jobWork) (*Job, error) 
 }
 
 func (b *Broker) workJob(j Job, work jobWork) {
-	ctx := b.ctx
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	b.jobMu.Lock()
+	b.jobCancels[j.ID] = cancel
+	b.jobMu.Unlock()
+	defer func() {
+		b.jobMu.Lock()
+		delete(b.jobCancels, j.ID)
+		b.jobMu.Unlock()
+	}()
 	targets := make(chan string)
 	results := make(chan JobResult, 256)
 	var wg sync.WaitGroup
@@ -191,11 +210,12 @@ func (b *Broker) discoverOne(ctx context.Context, dl *netconf.Dialer, ups *upser
 		return r
 	}
 	dev.Tenant, dev.Address, dev.Credentials = tenant, addr, cred
-	r.UDI = dev.UDI
 	if old, err := b.Device("", dev.UDI); err == nil && old.Tenant != tenant {
-		r.Status, r.Reason = "conflict", "device "+dev.UDI+" belongs to another tenant"
+		// Say no more: the device's identity belongs to another tenant.
+		r.Status, r.Reason = "conflict", "the device at this address is registered to another tenant"
 		return r
 	}
+	r.UDI = dev.UDI
 	if err := ups.add(ctx, dev); err != nil {
 		r.Status, r.Reason = "error", oneLine(err)
 		return r

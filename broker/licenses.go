@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/licbroker/licbroker/keyengine"
@@ -15,114 +14,28 @@ import (
 // that a device whose clock is somewhat behind accepts it.
 const clockSkew = time.Hour
 
-// PAKRequest registers a purchase: one line.
-type PAKRequest struct {
-	ID       string   `json:"id"`
-	Feature  string   `json:"feature"`
-	Type     string   `json:"type"`
-	Days     int      `json:"days,omitempty"`
-	Quantity int      `json:"quantity"`
-	Families []string `json:"families,omitempty"`
+// LicenseFilter selects license records. Zero fields match everything.
+type LicenseFilter struct {
+	UDI   string
+	PAK   string
+	State string
 }
 
-// ValidPAKID checks the PAK id format: 11 letters or digits.
-func ValidPAKID(id string) error {
-	if len(id) != 11 {
-		return apiErr("bad_request", "PAK id %q must be 11 letters or digits, not %d characters", id, len(id))
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return apiErr("bad_request", "PAK id %q has invalid character %q at position %d", id, c, i+1)
-		}
-	}
-	return nil
-}
+// Licenses lists a tenant's license records ("" lists all, including depot
+// spares' preloaded licenses), without files or history.
+func (b *Broker) Licenses(tenant string) []License { return b.LicensesWhere(tenant, LicenseFilter{}) }
 
-// AddPAK registers a PAK for a tenant.
-func (b *Broker) AddPAK(ctx context.Context, actor, tenant string, req PAKRequest) (*PAK, error) {
-	if err := ValidPAKID(req.ID); err != nil {
-		return nil, err
-	}
-	switch req.Type {
-	case "permanent":
-		if req.Days != 0 {
-			return nil, apiErr("bad_request", "a permanent license has no --days")
-		}
-	case "extension":
-		if req.Days <= 0 || req.Days > 3650 {
-			return nil, apiErr("bad_request", "an extension license needs --days between 1 and 3650")
-		}
-	default:
-		return nil, apiErr("bad_request", "license type %q cannot be sold (want permanent or extension)", req.Type)
-	}
-	if req.Quantity <= 0 || req.Quantity > 1_000_000 {
-		return nil, apiErr("bad_request", "quantity %d must be between 1 and 1000000", req.Quantity)
-	}
-	fams := req.Families
-	if len(fams) == 0 {
-		fams = familiesFor(req.Feature)
-		if len(fams) == 0 {
-			return nil, apiErr("bad_request", "feature %q is not a licensable level of any family", req.Feature)
-		}
-	}
-	for _, f := range fams {
-		if _, ok := familyLevels[f]; !ok {
-			return nil, apiErr("bad_request", "unknown family %q (want 3750e, 3560e, 880 or 860)", f)
-		}
-		if !licensable(f, req.Feature) {
-			return nil, apiErr("bad_request", "feature %q is not a licensable level of family %s (levels: %s)",
-				req.Feature, f, strings.Join(familyLevels[f], ", "))
-		}
-	}
-	p := PAK{ID: req.ID, Tenant: tenant, Lines: []PAKLine{{Feature: req.Feature, Type: req.Type, Days: req.Days,
-		Quantity: req.Quantity, Families: fams}}}
-	var out PAK
-	if err := b.propose(ctx, actor, CmdPAKAdd, pakAdd{PAK: p}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// PAKs lists a tenant's PAKs ("" lists all).
-func (b *Broker) PAKs(tenant string) []PAK {
-	var out []PAK
-	b.state.read(func(d *stateData) {
-		for _, k := range sortedKeys(d.PAKs) {
-			p := d.PAKs[k]
-			if tenant == "" || p.Tenant == tenant {
-				cp := *p
-				cp.Lines = slices.Clone(p.Lines)
-				out = append(out, cp)
-			}
-		}
-	})
-	return out
-}
-
-// PAK returns one PAK.
-func (b *Broker) PAK(tenant, id string) (*PAK, error) {
-	var out *PAK
-	b.state.read(func(d *stateData) {
-		if p, ok := d.PAKs[id]; ok && (tenant == "" || p.Tenant == tenant) {
-			cp := *p
-			cp.Lines = slices.Clone(p.Lines)
-			out = &cp
-		}
-	})
-	if out == nil {
-		return nil, apiErr("not_found", "PAK %s not found", id)
-	}
-	return out, nil
-}
-
-// Licenses lists a tenant's license records ("" lists all), without files.
-func (b *Broker) Licenses(tenant string) []License {
+// LicensesWhere lists a tenant's license records that match f, by id.
+func (b *Broker) LicensesWhere(tenant string, f LicenseFilter) []License {
 	var out []License
 	b.state.read(func(d *stateData) {
-		for _, k := range sortedKeys(d.Licenses) {
+		ids := d.byUDI[f.UDI]
+		if f.UDI == "" {
+			ids = sortedKeys(d.Licenses)
+		}
+		for _, k := range ids {
 			l := d.Licenses[k]
-			if tenant == "" || l.Tenant == tenant {
+			if (tenant == "" || l.Tenant == tenant) && (f.PAK == "" || l.PAK == f.PAK) && (f.State == "" || l.State == f.State) {
 				cp := *l
 				cp.File = nil
 				cp.History = nil
@@ -130,11 +43,16 @@ func (b *Broker) Licenses(tenant string) []License {
 			}
 		}
 	})
+	sortBy(out, func(l License) string { return l.ID })
 	return out
 }
 
-// License returns one license record.
+// License returns one license record with its file and history. A license
+// of another tenant is not found.
 func (b *Broker) License(tenant, id string) (*License, error) {
+	if err := validLicenseID(id); err != nil {
+		return nil, err
+	}
 	var out *License
 	b.state.read(func(d *stateData) {
 		if l, ok := d.Licenses[id]; ok && (tenant == "" || l.Tenant == tenant) {
@@ -147,6 +65,43 @@ func (b *Broker) License(tenant, id string) (*License, error) {
 		return nil, apiErr("not_found", "license %s not found", id)
 	}
 	return out, nil
+}
+
+// validLicenseID checks the form of a license id (keyengine.NewLicenseID:
+// "L" and 24 base32 characters).
+func validLicenseID(id string) error {
+	if len(id) != 25 || id[0] != 'L' {
+		return apiErr("bad_request", "invalid license id %q: want L followed by 24 characters", id)
+	}
+	for i := 1; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') {
+			return apiErr("bad_request", "invalid license id %q: character %q at position %d", id, c, i+1)
+		}
+	}
+	return nil
+}
+
+// RevokeLicense marks a license revoked: the broker no longer counts it as
+// granting its feature. The device is not contacted; the PAK unit is not
+// returned.
+func (b *Broker) RevokeLicense(ctx context.Context, actor, tenant, id, reason string) (*License, error) {
+	if err := validLicenseID(id); err != nil {
+		return nil, err
+	}
+	what := "revoked"
+	if reason != "" {
+		if len(reason) > 200 {
+			return nil, apiErr("bad_request", "reason is longer than 200 characters")
+		}
+		what += ": " + reason
+	}
+	var out License
+	if err := b.propose(ctx, actor, CmdLicenseState, licenseState{Tenant: tenant, ID: id, State: LicenseRevoked, What: what}, &out); err != nil {
+		return nil, err
+	}
+	out.File = nil
+	return &out, nil
 }
 
 // InstallRequest asks to license devices from a PAK.
@@ -244,38 +199,48 @@ func (b *Broker) installOne(ctx context.Context, actor, tenant, pakID, udi strin
 }
 
 // obtain signs a license for the device and redeems it from the PAK line.
-// If the device already holds a live license for that PAK and feature, that
-// license is returned and nothing is spent.
+// If the device already holds a live license for the feature, that license
+// is returned and nothing is spent.
 func (b *Broker) obtain(ctx context.Context, actor, tenant string, pak *PAK, li int, dev *Device) (*License, error) {
 	line := pak.Lines[li]
-	udi, err := keyengine.ParseUDI(dev.UDI)
+	rec, err := b.sign(dev.UDI, line.Feature, line.Type, line.Days, pak.ID, tenant)
 	if err != nil {
 		return nil, err
+	}
+	rec.Line = li
+	var out redeemResult
+	if err := b.propose(ctx, actor, CmdRedeem, redeem{Tenant: tenant, PAK: pak.ID, Line: li, License: rec}, &out); err != nil {
+		return nil, err
+	}
+	return &out.License, nil
+}
+
+// sign makes a license record with a freshly signed license file bound to
+// the device. days is the term of an extension license.
+func (b *Broker) sign(udiText, feature, typ string, days int, pakID, tenant string) (License, error) {
+	udi, err := keyengine.ParseUDI(udiText)
+	if err != nil {
+		return License{}, err
 	}
 	now := b.now().Truncate(time.Second)
 	id, err := keyengine.NewLicenseID(now, nil)
 	if err != nil {
-		return nil, err
+		return License{}, err
 	}
-	g := keyengine.Grant{Version: keyengine.FormatVersion, ID: id, UDI: udi, Feature: line.Feature,
-		Type: keyengine.LicenseType(line.Type), IssuedAt: now, NotBefore: now.Add(-clockSkew), PAK: pak.ID, Tenant: tenant}
+	g := keyengine.Grant{Version: keyengine.FormatVersion, ID: id, UDI: udi, Feature: feature,
+		Type: keyengine.LicenseType(typ), IssuedAt: now, NotBefore: now.Add(-clockSkew), PAK: pakID, Tenant: tenant}
 	var expires *time.Time
-	if line.Type == "extension" {
-		t := now.Add(time.Duration(line.Days) * 24 * time.Hour)
+	if typ == "extension" {
+		t := now.Add(time.Duration(days) * 24 * time.Hour)
 		g.NotAfter = t
 		expires = &t
 	}
 	signed, err := b.cfg.Signer.Sign(g)
 	if err != nil {
-		return nil, err
+		return License{}, err
 	}
-	rec := License{ID: id, Tenant: tenant, UDI: dev.UDI, PAK: pak.ID, Line: li, Feature: line.Feature, Type: line.Type,
-		IssuedAt: now, Expires: expires, File: keyengine.EncodeFile([]keyengine.License{signed})}
-	var out License
-	if err := b.propose(ctx, actor, CmdRedeem, redeem{Tenant: tenant, PAK: pak.ID, Line: li, License: rec}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return License{ID: id, Tenant: tenant, UDI: udiText, PAK: pakID, Feature: feature, Type: typ,
+		IssuedAt: now, Expires: expires, File: keyengine.EncodeFile([]keyengine.License{signed})}, nil
 }
 
 // deploy installs a license record's file on its device and records the

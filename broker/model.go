@@ -71,7 +71,8 @@ const (
 	LicenseRehosted  = "rehosted"
 )
 
-// License is the broker's record of a license it issued.
+// License is the broker's record of a license it issued. Tenant is empty
+// for a depot spare's preloaded license until the spare is assigned.
 type License struct {
 	ID       string     `json:"id"`
 	Tenant   string     `json:"tenant"`
@@ -83,10 +84,23 @@ type License struct {
 	State    string     `json:"state"`
 	IssuedAt time.Time  `json:"issued_at"`
 	Expires  *time.Time `json:"expires_at"`
+	// RehostedTo is the license that replaced this one on another device
+	// (state rehosted); RehostedFrom is the license this one replaced.
+	RehostedTo   string `json:"rehosted_to,omitempty"`
+	RehostedFrom string `json:"rehosted_from,omitempty"`
 	// File is the signed license file (XML) delivered to the device.
-	File    []byte    `json:"file"`
-	History []Event   `json:"history"`
+	File    []byte    `json:"file,omitempty"`
+	History []Event   `json:"history,omitempty"`
 	Updated time.Time `json:"updated"`
+}
+
+// live reports whether the license still grants its feature at t: not
+// revoked or rehosted, and not past its end.
+func (l *License) live(t time.Time) bool {
+	if l.State != LicenseIssued && l.State != LicenseInstalled {
+		return false
+	}
+	return l.Expires == nil || l.Expires.After(t)
 }
 
 // Event is one entry in an object's history.
@@ -121,10 +135,12 @@ type Job struct {
 	Total    int         `json:"total"`
 	Done     int         `json:"done"`
 	Failed   int         `json:"failed"`
-	Results  []JobResult `json:"results"`
+	Results  []JobResult `json:"results,omitempty"`
 	Created  time.Time   `json:"created"`
 	Finished *time.Time  `json:"finished,omitempty"`
 	Error    string      `json:"error,omitempty"`
+	// CancelRequested is set by a cancel; workers stop taking targets.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
 }
 
 // JobParams are the inputs of a job.
@@ -171,5 +187,57 @@ type Token struct {
 	Hash    string    `json:"hash"`
 	Role    string    `json:"role"`
 	Tenant  string    `json:"tenant"`
+	Name    string    `json:"name,omitempty"`
 	Created time.Time `json:"created"`
+}
+
+// TokenInfo is a token as the API shows it: never the secret or its hash.
+type TokenInfo struct {
+	ID      string    `json:"id"`
+	Role    string    `json:"role"`
+	Tenant  string    `json:"tenant"`
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+func (t *Token) info() TokenInfo {
+	return TokenInfo{ID: t.ID, Role: t.Role, Tenant: t.Tenant, Name: t.Name, Created: t.Created}
+}
+
+// Spare states.
+const (
+	SpareStocked  = "stocked"
+	SpareAssigned = "assigned"
+)
+
+// Spare is a maintenance provider's spare device kept in the depot with
+// preloaded licenses for a common configuration. It belongs to no tenant
+// until it is assigned to a customer as a replacement.
+type Spare struct {
+	UDI    string `json:"udi"`
+	PID    string `json:"pid"`
+	Serial string `json:"serial"`
+	Family string `json:"family"`
+	// Licenses are the ids of the preloaded license records.
+	Licenses []string `json:"licenses"`
+	State    string   `json:"state"`
+	// Tenant, Replaces and RMA are set when the spare is assigned.
+	Tenant   string     `json:"tenant,omitempty"`
+	Replaces string     `json:"replaces,omitempty"`
+	RMA      string     `json:"rma,omitempty"`
+	Created  time.Time  `json:"created"`
+	Assigned *time.Time `json:"assigned,omitempty"`
+}
+
+// AuditEntry is one change to the replicated state: who (actor), in which
+// tenant, when, which object and what changed.
+type AuditEntry struct {
+	Seq    uint64    `json:"seq"`
+	Index  uint64    `json:"index"`
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"`
+	Tenant string    `json:"tenant"`
+	Action string    `json:"action"`
+	Object string    `json:"object"`
+	Change string    `json:"change"`
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"sync"
 )
 
-// State is the replicated state: every tenant, device, PAK, license, job,
-// credential and token. It implements raftstore's StateMachine; Apply is
-// deterministic.
+// State is the replicated state: every tenant, device, PAK, license, spare,
+// job, credential, token, idempotency key and audit entry. It implements
+// raftstore's StateMachine; Apply is deterministic: it reads no clock, no
+// randomness and does no I/O — times, ids and signed keys travel inside the
+// commands.
 type State struct {
 	mu sync.RWMutex
 	d  stateData
@@ -22,24 +25,24 @@ type stateData struct {
 	Devices     map[string]*Device     `json:"devices"`
 	PAKs        map[string]*PAK        `json:"paks"`
 	Licenses    map[string]*License    `json:"licenses"`
+	Spares      map[string]*Spare      `json:"spares"`
 	Jobs        map[string]*Job        `json:"jobs"`
 	Credentials map[string]*Credential `json:"credentials"` // key: tenant/name
 	Tokens      map[string]*Token      `json:"tokens"`      // key: hash
 
-	// redeemed indexes live licenses by redeemKey; derived, rebuilt on
+	// Idem maps principal/Idempotency-Key to the request's outcome;
+	// IdemOrder holds the keys oldest first, for eviction.
+	Idem      map[string]*idemEntry `json:"idempotency"`
+	IdemOrder []idemRef             `json:"idempotency_order"`
+
+	// Audit holds the newest maxAudit entries, oldest first; AuditSeq is
+	// the last sequence number handed out.
+	Audit    []AuditEntry `json:"audit"`
+	AuditSeq uint64       `json:"audit_seq"`
+
+	// byUDI indexes license ids by device UDI; derived, rebuilt on
 	// restore.
-	redeemed map[string]string
-}
-
-func redeemKey(udi, pak, feature string) string { return udi + "|" + pak + "|" + feature }
-
-func (d *stateData) reindex() {
-	d.redeemed = map[string]string{}
-	for id, l := range d.Licenses {
-		if l.State != LicenseRevoked && l.State != LicenseRehosted {
-			d.redeemed[redeemKey(l.UDI, l.PAK, l.Feature)] = id
-		}
-	}
+	byUDI map[string][]string
 }
 
 // NewState returns an empty state.
@@ -49,8 +52,55 @@ func NewState() *State {
 
 func emptyData() stateData {
 	return stateData{Tenants: map[string]*Tenant{}, Devices: map[string]*Device{}, PAKs: map[string]*PAK{},
-		Licenses: map[string]*License{}, Jobs: map[string]*Job{}, Credentials: map[string]*Credential{},
-		Tokens: map[string]*Token{}, redeemed: map[string]string{}}
+		Licenses: map[string]*License{}, Spares: map[string]*Spare{}, Jobs: map[string]*Job{},
+		Credentials: map[string]*Credential{}, Tokens: map[string]*Token{}, Idem: map[string]*idemEntry{},
+		byUDI: map[string][]string{}}
+}
+
+// fillNil replaces maps that a snapshot left null with empty ones.
+func (d *stateData) fillNil() {
+	e := emptyData()
+	if d.Tenants == nil {
+		d.Tenants = e.Tenants
+	}
+	if d.Devices == nil {
+		d.Devices = e.Devices
+	}
+	if d.PAKs == nil {
+		d.PAKs = e.PAKs
+	}
+	if d.Licenses == nil {
+		d.Licenses = e.Licenses
+	}
+	if d.Spares == nil {
+		d.Spares = e.Spares
+	}
+	if d.Jobs == nil {
+		d.Jobs = e.Jobs
+	}
+	if d.Credentials == nil {
+		d.Credentials = e.Credentials
+	}
+	if d.Tokens == nil {
+		d.Tokens = e.Tokens
+	}
+	if d.Idem == nil {
+		d.Idem = e.Idem
+	}
+}
+
+func (d *stateData) reindex() {
+	d.byUDI = map[string][]string{}
+	for _, id := range sortedKeys(d.Licenses) {
+		l := d.Licenses[id]
+		d.byUDI[l.UDI] = append(d.byUDI[l.UDI], id)
+	}
+}
+
+// addLicense stores a license record and indexes it.
+func (d *stateData) addLicense(l *License) {
+	d.Licenses[l.ID] = l
+	d.byUDI[l.UDI] = append(d.byUDI[l.UDI], l.ID)
 }
 
 // Apply applies one command. A command that cannot be decoded is a bug and
@@ -63,7 +113,8 @@ func (s *State) Apply(index uint64, raw []byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.d.Index = index
-	data, aerr := s.apply(&c)
+	a := &applier{d: &s.d, c: &c, index: index}
+	data, aerr := a.apply()
 	res := Result{Error: aerr}
 	if aerr == nil && data != nil {
 		b, err := json.Marshal(data)
@@ -79,6 +130,13 @@ func (s *State) Apply(index uint64, raw []byte) []byte {
 	return out
 }
 
+// applier applies one command to the state data.
+type applier struct {
+	d     *stateData
+	c     *Command
+	index uint64
+}
+
 func decode[T any](c *Command) T {
 	var v T
 	if err := json.Unmarshal(c.Payload, &v); err != nil {
@@ -87,146 +145,45 @@ func decode[T any](c *Command) T {
 	return v
 }
 
-func (s *State) apply(c *Command) (any, *APIError) {
+func (a *applier) apply() (any, *APIError) {
+	c := a.c
 	switch c.Type {
 	case CmdTenantCreate:
-		return s.applyTenantCreate(c, decode[tenantCreate](c))
+		return a.tenantCreate(decode[tenantCreate](c))
 	case CmdTokenCreate:
-		p := decode[tokenCreate](c)
-		t := p.Token
-		s.d.Tokens[t.Hash] = &t
-		return nil, nil
+		return a.tokenCreate(decode[tokenCreate](c))
+	case CmdTokenRevoke:
+		return a.tokenRevoke(decode[tokenRevoke](c))
 	case CmdCredentialPut:
-		p := decode[credentialPut](c)
-		cr := p.Credential
-		if _, ok := s.d.Tenants[cr.Tenant]; !ok {
-			return nil, apiErr("not_found", "tenant %q does not exist", cr.Tenant)
-		}
-		s.d.Credentials[cr.Tenant+"/"+cr.Name] = &cr
-		return nil, nil
+		return a.credentialPut(decode[credentialPut](c))
 	case CmdDevicesUpsert:
-		return s.applyDevicesUpsert(c, decode[devicesUpsert](c))
+		return a.devicesUpsert(decode[devicesUpsert](c))
+	case CmdDeviceGroups:
+		return a.deviceGroups(decode[deviceGroups](c))
 	case CmdPAKAdd:
-		return s.applyPAKAdd(c, decode[pakAdd](c))
+		return a.pakAdd(decode[pakAdd](c))
 	case CmdRedeem:
-		return s.applyRedeem(c, decode[redeem](c))
+		return a.redeem(decode[redeem](c))
 	case CmdLicenseState:
-		p := decode[licenseState](c)
-		l, ok := s.d.Licenses[p.ID]
-		if !ok {
-			return nil, apiErr("not_found", "license %s does not exist", p.ID)
-		}
-		l.State = p.State
-		l.Updated = c.Time
-		l.History = append(l.History, Event{Time: c.Time, Actor: c.Actor, What: p.What})
-		return nil, nil
+		return a.licenseState(decode[licenseState](c))
+	case CmdSpareAdd:
+		return a.spareAdd(decode[spareAdd](c))
+	case CmdSpareAssign:
+		return a.spareAssign(decode[spareAssign](c))
 	case CmdJobCreate:
-		p := decode[jobCreate](c)
-		j := p.Job
-		if _, ok := s.d.Jobs[j.ID]; ok {
-			return nil, apiErr("conflict", "job %s already exists", j.ID)
-		}
-		s.d.Jobs[j.ID] = &j
-		return nil, nil
+		return a.jobCreate(decode[jobCreate](c))
 	case CmdJobResults:
-		return s.applyJobResults(c, decode[jobResults](c))
+		return a.jobResults(decode[jobResults](c))
 	case CmdJobFinish:
-		p := decode[jobFinish](c)
-		j, ok := s.d.Jobs[p.ID]
-		if !ok {
-			return nil, apiErr("not_found", "job %s does not exist", p.ID)
-		}
-		if j.State == JobRunning {
-			j.State = p.State
-			j.Error = p.Error
-			t := c.Time
-			j.Finished = &t
-		}
-		return nil, nil
+		return a.jobFinish(decode[jobFinish](c))
+	case CmdJobCancel:
+		return a.jobCancel(decode[jobCancel](c))
+	case CmdIdemBegin:
+		return a.idemBegin(decode[idemBegin](c))
+	case CmdIdemEnd:
+		return a.idemEnd(decode[idemEnd](c))
 	}
 	panic(fmt.Sprintf("broker: unknown command type %q", c.Type))
-}
-
-func (s *State) applyTenantCreate(c *Command, p tenantCreate) (any, *APIError) {
-	if _, ok := s.d.Tenants[p.Name]; ok {
-		return nil, apiErr("conflict", "tenant %q already exists", p.Name)
-	}
-	s.d.Tenants[p.Name] = &Tenant{Name: p.Name, Created: c.Time}
-	return nil, nil
-}
-
-func (s *State) applyDevicesUpsert(c *Command, p devicesUpsert) (any, *APIError) {
-	for i := range p.Devices {
-		d := p.Devices[i]
-		if old, ok := s.d.Devices[d.UDI]; ok {
-			if old.Tenant != d.Tenant {
-				// A device belongs to one tenant; never move it silently.
-				continue
-			}
-			if len(d.Groups) == 0 {
-				d.Groups = old.Groups
-			}
-		}
-		s.d.Devices[d.UDI] = &d
-	}
-	return nil, nil
-}
-
-func (s *State) applyPAKAdd(c *Command, p pakAdd) (any, *APIError) {
-	if _, ok := s.d.PAKs[p.PAK.ID]; ok {
-		return nil, apiErr("conflict", "PAK %s already exists", p.PAK.ID)
-	}
-	if _, ok := s.d.Tenants[p.PAK.Tenant]; !ok {
-		return nil, apiErr("not_found", "tenant %q does not exist", p.PAK.Tenant)
-	}
-	k := p.PAK
-	k.Created = c.Time
-	s.d.PAKs[k.ID] = &k
-	return &k, nil
-}
-
-// applyRedeem spends one unit of a PAK line for a device. Redeeming again
-// for the same device and feature returns the existing license.
-func (s *State) applyRedeem(c *Command, p redeem) (any, *APIError) {
-	pak, ok := s.d.PAKs[p.PAK]
-	if !ok || pak.Tenant != p.Tenant {
-		return nil, apiErr("not_found", "PAK %s does not exist", p.PAK)
-	}
-	if p.Line < 0 || p.Line >= len(pak.Lines) {
-		return nil, apiErr("bad_request", "PAK %s has no line %d", p.PAK, p.Line+1)
-	}
-	if id, ok := s.d.redeemed[redeemKey(p.License.UDI, p.PAK, p.License.Feature)]; ok {
-		return s.d.Licenses[id], nil
-	}
-	line := &pak.Lines[p.Line]
-	if line.Remaining() <= 0 {
-		return nil, apiErr("pak_exhausted", "PAK %s line %d (%s %s) is used up: %d of %d redeemed",
-			p.PAK, p.Line+1, line.Type, line.Feature, line.Used, line.Quantity)
-	}
-	line.Used++
-	l := p.License
-	l.State = LicenseIssued
-	l.Updated = c.Time
-	l.History = []Event{{Time: c.Time, Actor: c.Actor, What: "issued from PAK " + p.PAK}}
-	s.d.Licenses[l.ID] = &l
-	s.d.redeemed[redeemKey(l.UDI, l.PAK, l.Feature)] = l.ID
-	return &l, nil
-}
-
-func (s *State) applyJobResults(c *Command, p jobResults) (any, *APIError) {
-	j, ok := s.d.Jobs[p.ID]
-	if !ok {
-		return nil, apiErr("not_found", "job %s does not exist", p.ID)
-	}
-	for _, r := range p.Results {
-		j.Results = append(j.Results, r)
-		if r.OK {
-			j.Done++
-		} else {
-			j.Failed++
-		}
-	}
-	return nil, nil
 }
 
 // Snapshot implements raftstore's StateMachine: it copies the state (as
@@ -250,10 +207,19 @@ func (s *State) Restore(r io.Reader) error {
 	if err := json.NewDecoder(r).Decode(&d); err != nil {
 		return fmt.Errorf("broker: restore snapshot: %w", err)
 	}
+	d.fillNil()
+	d.reindex()
 	s.mu.Lock()
 	s.d = d
 	s.mu.Unlock()
 	return nil
+}
+
+// AppliedIndex returns the log index of the last applied command.
+func (s *State) AppliedIndex() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.d.Index
 }
 
 // read runs f with the state read-locked.
@@ -271,3 +237,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// sortBy sorts items by a string key, computing each key once.
+func sortBy[T any](items []T, key func(T) string) {
+	type kv struct {
+		k string
+		v T
+	}
+	tmp := make([]kv, len(items))
+	for i, it := range items {
+		tmp[i] = kv{key(it), it}
+	}
+	sort.SliceStable(tmp, func(i, j int) bool { return tmp[i].k < tmp[j].k })
+	for i := range tmp {
+		items[i] = tmp[i].v
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

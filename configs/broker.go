@@ -2,8 +2,10 @@ package configs
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -41,6 +43,12 @@ type Broker struct {
 	DeviceConcurrency int           `mapstructure:"device_concurrency"`
 	DeviceTimeout     time.Duration `mapstructure:"device_timeout"`
 	LogLevel          string        `mapstructure:"log_level"`
+	// TLSCertFile and TLSKeyFile (PEM) make the API serve HTTPS; both or
+	// neither.
+	TLSCertFile string `mapstructure:"tls_cert_file"`
+	TLSKeyFile  string `mapstructure:"tls_key_file"`
+	// APIMaxBodyBytes bounds a request body (default 1 MiB).
+	APIMaxBodyBytes int64 `mapstructure:"api_max_body_bytes"`
 }
 
 var brokerDefaults = map[string]any{
@@ -58,6 +66,9 @@ var brokerDefaults = map[string]any{
 	"device_concurrency": 64,
 	"device_timeout":     30 * time.Second,
 	"log_level":          "info",
+	"tls_cert_file":      "",
+	"tls_key_file":       "",
+	"api_max_body_bytes": 1 << 20,
 }
 
 var brokerFlags = map[string]string{
@@ -107,6 +118,20 @@ func (c Broker) Validate() error {
 	}
 	if c.DeviceTimeout < time.Second {
 		return fmt.Errorf("configs: device_timeout %s is shorter than 1s", c.DeviceTimeout)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("configs: tls_cert_file and tls_key_file go together; give both or neither")
+	}
+	for _, f := range []string{c.TLSCertFile, c.TLSKeyFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("configs: TLS file %s: %w", f, errors.Unwrap(err))
+		}
+	}
+	if c.APIMaxBodyBytes < 1024 || c.APIMaxBodyBytes > 64<<20 {
+		return fmt.Errorf("configs: api_max_body_bytes %d must be between 1024 and 67108864", c.APIMaxBodyBytes)
 	}
 	for i, p := range c.Peers {
 		if p.ID == "" || p.RaftAddr == "" {

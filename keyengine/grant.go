@@ -3,14 +3,25 @@ package keyengine
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"time"
 )
 
-// FormatVersion is the grant encoding this package writes.
+// FormatVersion is the grant encoding this package writes and reads.
 const FormatVersion = 1
+
+// Limits on grant fields. They keep the encodings small and bounded.
+const (
+	// MaxTokenLen is the longest license id, product ID, serial number,
+	// feature, PAK or tenant.
+	MaxTokenLen = 64
+	// MaxCommentLen is the longest comment.
+	MaxCommentLen = 200
+)
+
+// maxUnix is 10000-01-01T00:00:00Z: later times do not format as RFC 3339.
+const maxUnix = 253402300800
 
 // LicenseType is the kind of right a grant confers.
 type LicenseType string
@@ -42,7 +53,9 @@ func ParseLicenseType(s string) (LicenseType, error) {
 }
 
 // Grant is what a license says: which right, on which device, for how long.
-// Times are kept with second precision in UTC.
+// Times have second precision; NotAfter is zero for permanent licenses and
+// set for evaluation and extension licenses. Comment is free text (printable
+// ASCII) shown in the license file; it is signed like every other field.
 type Grant struct {
 	Version   int
 	ID        string
@@ -57,24 +70,50 @@ type Grant struct {
 	PAK       string
 	Tenant    string
 	KeyID     string
+	Comment   string
 }
 
-// Validate checks that the grant is complete and consistent.
+// Validate checks that the grant is complete and consistent. Only a valid
+// grant can be signed, encoded or verified.
 func (g Grant) Validate() error {
 	if g.Version != FormatVersion {
-		return fmt.Errorf("keyengine: unsupported grant version %d", g.Version)
+		return fmt.Errorf("%w: grant version %d (this build reads %d)", ErrUnsupportedVersion, g.Version, FormatVersion)
 	}
-	if err := checkToken("license id", g.ID, 64); err != nil {
+	if err := checkToken("license id", g.ID, MaxTokenLen); err != nil {
 		return err
 	}
 	if err := g.UDI.Validate(); err != nil {
 		return err
 	}
-	if err := checkToken("feature", g.Feature, 64); err != nil {
+	if err := checkToken("feature", g.Feature, MaxTokenLen); err != nil {
 		return err
 	}
 	if _, ok := typeCode(g.Type); !ok {
 		return fmt.Errorf("keyengine: unknown license type %q", g.Type)
+	}
+	if g.Counted && g.Count == 0 {
+		return fmt.Errorf("keyengine: a counted license needs a count of at least 1")
+	}
+	if !g.Counted && g.Count != 0 {
+		return fmt.Errorf("keyengine: an uncounted license has no count")
+	}
+	if g.IssuedAt.IsZero() {
+		return fmt.Errorf("keyengine: issued-at is not set")
+	}
+	if g.NotBefore.IsZero() {
+		return fmt.Errorf("keyengine: not-before is not set")
+	}
+	times := []struct {
+		name string
+		t    time.Time
+	}{{"issued-at", g.IssuedAt}, {"not-before", g.NotBefore}, {"not-after", g.NotAfter}}
+	for _, f := range times {
+		if f.t.IsZero() {
+			continue
+		}
+		if u := f.t.Unix(); u <= 0 || u >= maxUnix || f.t.Nanosecond() != 0 {
+			return fmt.Errorf("keyengine: %s %s: want whole seconds between 1970 and 9999", f.name, f.t.Format(time.RFC3339Nano))
+		}
 	}
 	if g.Type == Permanent && !g.NotAfter.IsZero() {
 		return fmt.Errorf("keyengine: a permanent license has no end date")
@@ -85,111 +124,44 @@ func (g Grant) Validate() error {
 	if !g.NotAfter.IsZero() && !g.NotAfter.After(g.NotBefore) {
 		return fmt.Errorf("keyengine: license ends (%s) before it starts (%s)", g.NotAfter.UTC().Format(time.RFC3339), g.NotBefore.UTC().Format(time.RFC3339))
 	}
-	if !g.Counted && g.Count != 0 {
-		return fmt.Errorf("keyengine: an uncounted license has no count")
-	}
-	for _, f := range []struct{ name, v string }{{"PAK", g.PAK}, {"tenant", g.Tenant}, {"key id", g.KeyID}} {
+	for _, f := range []struct{ name, v string }{{"PAK", g.PAK}, {"tenant", g.Tenant}} {
 		if f.v == "" {
 			continue
 		}
-		if err := checkToken(f.name, f.v, 64); err != nil {
+		if err := checkToken(f.name, f.v, MaxTokenLen); err != nil {
 			return err
+		}
+	}
+	if !validKeyID(g.KeyID) {
+		return fmt.Errorf("keyengine: key id %q: want %d lowercase hex digits", g.KeyID, 2*keyIDLen)
+	}
+	if len(g.Comment) > MaxCommentLen {
+		return fmt.Errorf("keyengine: comment is longer than %d characters", MaxCommentLen)
+	}
+	for i := 0; i < len(g.Comment); i++ {
+		if c := g.Comment[i]; c < 0x20 || c > 0x7e {
+			return fmt.Errorf("keyengine: comment has invalid character %q at position %d (printable ASCII only)", c, i+1)
 		}
 	}
 	return nil
 }
 
-// Canonical returns the grant's canonical bytes: the same grant always gives
-// the same bytes. These are what the signature covers.
-func (g Grant) Canonical() []byte {
-	b := make([]byte, 0, 128)
-	b = append(b, byte(g.Version))
-	tc, _ := typeCode(g.Type)
-	b = append(b, tc)
-	var flags byte
-	if g.Counted {
-		flags |= 1
-	}
-	b = append(b, flags)
-	b = binary.BigEndian.AppendUint32(b, g.Count)
-	for _, t := range []time.Time{g.IssuedAt, g.NotBefore, g.NotAfter} {
-		b = binary.BigEndian.AppendUint64(b, uint64(unixOrZero(t)))
-	}
-	for _, s := range []string{g.ID, g.UDI.PID, g.UDI.SN, g.Feature, g.PAK, g.Tenant, g.KeyID} {
-		b = append(b, byte(len(s)))
-		b = append(b, s...)
-	}
-	return b
+// Expires returns the end of the license, or false for a permanent license.
+func (g Grant) Expires() (time.Time, bool) {
+	return g.NotAfter, !g.NotAfter.IsZero()
 }
 
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
-}
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-func timeOrZero(s int64) time.Time {
-	if s == 0 {
-		return time.Time{}
-	}
-	return time.Unix(s, 0).UTC()
-}
+var idEncoding = base32.NewEncoding(crockford).WithPadding(base32.NoPadding)
 
-// ParseCanonical decodes canonical grant bytes. It rejects anything that is
-// not exactly what Canonical would write.
-func ParseCanonical(b []byte) (Grant, error) {
-	const fixed = 3 + 4 + 3*8
-	if len(b) < 1 {
-		return Grant{}, &MalformedError{Pos: 0, Msg: "empty grant"}
-	}
-	if b[0] != FormatVersion {
-		return Grant{}, fmt.Errorf("%w: grant version %d", ErrUnsupportedVersion, b[0])
-	}
-	if len(b) < fixed {
-		return Grant{}, &MalformedError{Pos: len(b), Msg: "grant is truncated"}
-	}
-	var g Grant
-	g.Version = int(b[0])
-	if int(b[1]) == 0 || int(b[1]) >= len(typeCodes) {
-		return Grant{}, &MalformedError{Pos: 1, Msg: fmt.Sprintf("unknown license type code %d", b[1])}
-	}
-	g.Type = typeCodes[b[1]]
-	if b[2]&^1 != 0 {
-		return Grant{}, &MalformedError{Pos: 2, Msg: "unknown flags"}
-	}
-	g.Counted = b[2]&1 == 1
-	g.Count = binary.BigEndian.Uint32(b[3:])
-	g.IssuedAt = timeOrZero(int64(binary.BigEndian.Uint64(b[7:])))
-	g.NotBefore = timeOrZero(int64(binary.BigEndian.Uint64(b[15:])))
-	g.NotAfter = timeOrZero(int64(binary.BigEndian.Uint64(b[23:])))
-	pos := fixed
-	fields := []*string{&g.ID, &g.UDI.PID, &g.UDI.SN, &g.Feature, &g.PAK, &g.Tenant, &g.KeyID}
-	for _, f := range fields {
-		if pos >= len(b) {
-			return Grant{}, &MalformedError{Pos: pos, Msg: "grant is truncated"}
-		}
-		n := int(b[pos])
-		pos++
-		if pos+n > len(b) {
-			return Grant{}, &MalformedError{Pos: pos, Msg: "grant field runs past the end"}
-		}
-		*f = string(b[pos : pos+n])
-		pos += n
-	}
-	if pos != len(b) {
-		return Grant{}, &MalformedError{Pos: pos, Msg: "trailing bytes after grant"}
-	}
-	if err := g.Validate(); err != nil {
-		return Grant{}, &MalformedError{Pos: 0, Msg: err.Error()}
-	}
-	return g, nil
-}
+// licenseIDLen is the length of an id made by NewLicenseID: "L" and 24
+// base32 characters (15 bytes).
+const licenseIDLen = 25
 
-var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
-
-// NewLicenseID returns a unique, time-sortable license id: 48 bits of
-// milliseconds since the epoch and 72 random bits, in Crockford base32.
+// NewLicenseID returns a unique, time-sortable license id: "L" followed by
+// 48 bits of milliseconds since the epoch and 72 random bits, in Crockford
+// base32 (25 characters in all).
 func NewLicenseID(now time.Time, random io.Reader) (string, error) {
 	if random == nil {
 		random = rand.Reader

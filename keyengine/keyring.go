@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -17,11 +18,31 @@ type License struct {
 	Signature []byte
 }
 
-// KeyID derives a key's id from its public key: the first 8 bytes of its
-// SHA-256, in hex.
+// KeyID derives a key's id from its public key: the first 4 bytes of its
+// SHA-256, as 8 lowercase hex digits. The id only selects a trusted key; the
+// signature is checked against the full key.
 func KeyID(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:keyIDLen])
+}
+
+// legacyKeyID is the 16-digit id that keyring files written before the
+// short ids carry in their Key-Id header.
+func legacyKeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
 	return hex.EncodeToString(sum[:8])
+}
+
+func validKeyID(id string) bool {
+	if len(id) != 2*keyIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // SigningKey is one Ed25519 key of a keyring.
@@ -31,24 +52,40 @@ type SigningKey struct {
 	Created time.Time
 }
 
+// KeyInfo describes a key of a keyring, without its secret.
+type KeyInfo struct {
+	ID      string
+	Created time.Time
+	Active  bool // signs new licenses
+	Revoked bool // its licenses no longer verify
+}
+
 // Keyring holds the broker's signing keys: one active key for signing and
-// older keys kept so that their licenses still verify.
+// older (retired) keys kept so that their licenses still verify. A retired
+// key can be revoked. A Keyring is safe for concurrent use.
 type Keyring struct {
+	mu      sync.RWMutex
 	keys    map[string]*SigningKey
 	active  string
 	revoked map[string]bool
 }
 
-// NewKeyring returns a keyring with one fresh active key.
+func newEmptyKeyring() *Keyring {
+	return &Keyring{keys: map[string]*SigningKey{}, revoked: map[string]bool{}}
+}
+
+// NewKeyring returns a keyring with one fresh active key. A nil random uses
+// crypto/rand; tests pass a fixed stream to get fixed keys.
 func NewKeyring(now time.Time, random io.Reader) (*Keyring, error) {
-	kr := &Keyring{keys: map[string]*SigningKey{}, revoked: map[string]bool{}}
+	kr := newEmptyKeyring()
 	if _, err := kr.Rotate(now, random); err != nil {
 		return nil, err
 	}
 	return kr, nil
 }
 
-// Rotate creates a new active signing key. Older keys stay for verification.
+// Rotate creates a new active signing key and returns its id. Older keys
+// stay for verification, so licenses they signed remain valid.
 func (kr *Keyring) Rotate(now time.Time, random io.Reader) (string, error) {
 	if random == nil {
 		random = rand.Reader
@@ -58,17 +95,64 @@ func (kr *Keyring) Rotate(now time.Time, random io.Reader) (string, error) {
 		return "", fmt.Errorf("keyengine: generate key: %w", err)
 	}
 	id := KeyID(pub)
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	if _, dup := kr.keys[id]; dup {
+		return "", fmt.Errorf("keyengine: new key %s collides with a key of the keyring; rotate again", id)
+	}
 	kr.keys[id] = &SigningKey{ID: id, Private: priv, Created: now.UTC().Truncate(time.Second)}
 	kr.active = id
 	return id, nil
 }
 
-// ActiveID returns the id of the key that signs new licenses.
-func (kr *Keyring) ActiveID() string { return kr.active }
+// Revoke marks a retired key as revoked: licenses it signed no longer
+// verify, here and on every device that loads the trusted keys exported
+// afterwards. The active key cannot be revoked (rotate first). Revoking a
+// revoked key again does nothing.
+func (kr *Keyring) Revoke(id string) error {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	if _, ok := kr.keys[id]; !ok {
+		return fmt.Errorf("%w: %q is not in the keyring", ErrUnknownKey, id)
+	}
+	if id == kr.active {
+		return fmt.Errorf("keyengine: key %s is the active signing key; rotate first, then revoke it", id)
+	}
+	kr.revoked[id] = true
+	return nil
+}
 
-// Sign fills the grant's key id with the active key's and signs it.
+// ActiveID returns the id of the key that signs new licenses.
+func (kr *Keyring) ActiveID() string {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	return kr.active
+}
+
+// Keys describes the keyring's keys, oldest first.
+func (kr *Keyring) Keys() []KeyInfo {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	out := make([]KeyInfo, 0, len(kr.keys))
+	for id, k := range kr.keys {
+		out = append(out, KeyInfo{ID: id, Created: k.Created, Active: id == kr.active, Revoked: kr.revoked[id]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Sign fills the grant's key id with the active key's and signs it. It sets
+// Version to FormatVersion if it is 0, rounds times down to whole seconds in
+// UTC and sets a zero NotBefore to IssuedAt. The grant must then be valid.
 func (kr *Keyring) Sign(g Grant) (License, error) {
+	kr.mu.RLock()
 	k := kr.keys[kr.active]
+	kr.mu.RUnlock()
 	if k == nil {
 		return License{}, fmt.Errorf("keyengine: keyring has no active key")
 	}
@@ -77,6 +161,9 @@ func (kr *Keyring) Sign(g Grant) (License, error) {
 		g.Version = FormatVersion
 	}
 	g.IssuedAt = g.IssuedAt.UTC().Truncate(time.Second)
+	if g.NotBefore.IsZero() {
+		g.NotBefore = g.IssuedAt
+	}
 	g.NotBefore = g.NotBefore.UTC().Truncate(time.Second)
 	if !g.NotAfter.IsZero() {
 		g.NotAfter = g.NotAfter.UTC().Truncate(time.Second)
@@ -84,13 +171,17 @@ func (kr *Keyring) Sign(g Grant) (License, error) {
 	if err := g.Validate(); err != nil {
 		return License{}, err
 	}
-	sig := ed25519.Sign(k.Private, g.Canonical())
+	var buf [192]byte
+	sig := ed25519.Sign(k.Private, g.appendCanonical(buf[:0]))
 	return License{Grant: g, Signature: sig}, nil
 }
 
-// TrustStore returns the public half of the keyring: what devices trust.
+// TrustStore returns the public half of the keyring, revocations included:
+// what devices trust.
 func (kr *Keyring) TrustStore() *TrustStore {
-	ts := &TrustStore{keys: map[string]ed25519.PublicKey{}, revoked: map[string]bool{}}
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	ts := newEmptyTrustStore()
 	for id, k := range kr.keys {
 		ts.keys[id] = k.Private.Public().(ed25519.PublicKey)
 	}
@@ -98,59 +189,4 @@ func (kr *Keyring) TrustStore() *TrustStore {
 		ts.revoked[id] = true
 	}
 	return ts
-}
-
-// TrustStore holds the public keys a verifier trusts and the ids of revoked
-// keys.
-type TrustStore struct {
-	keys    map[string]ed25519.PublicKey
-	revoked map[string]bool
-}
-
-// NewTrustStore returns a trust store with the given public keys.
-func NewTrustStore(pubs ...ed25519.PublicKey) *TrustStore {
-	ts := &TrustStore{keys: map[string]ed25519.PublicKey{}, revoked: map[string]bool{}}
-	for _, p := range pubs {
-		ts.keys[KeyID(p)] = p
-	}
-	return ts
-}
-
-// KeyIDs returns the trusted key ids, sorted.
-func (ts *TrustStore) KeyIDs() []string {
-	ids := make([]string, 0, len(ts.keys))
-	for id := range ts.keys {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-// Verify checks the license's signature and that it is valid for device udi
-// at time now. A zero udi skips the device check.
-func (ts *TrustStore) Verify(l License, udi UDI, now time.Time) error {
-	g := l.Grant
-	if g.Version != FormatVersion {
-		return fmt.Errorf("%w: grant version %d", ErrUnsupportedVersion, g.Version)
-	}
-	if ts.revoked[g.KeyID] {
-		return fmt.Errorf("%w: %s", ErrRevokedKey, g.KeyID)
-	}
-	pub, ok := ts.keys[g.KeyID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownKey, g.KeyID)
-	}
-	if len(l.Signature) != ed25519.SignatureSize || !ed25519.Verify(pub, g.Canonical(), l.Signature) {
-		return fmt.Errorf("%w: license %s", ErrBadSignature, g.ID)
-	}
-	if !udi.IsZero() && udi != g.UDI {
-		return &WrongDeviceError{Licensed: g.UDI, Actual: udi}
-	}
-	if now.Before(g.NotBefore) {
-		return fmt.Errorf("%w: license %s starts %s", ErrNotYetValid, g.ID, g.NotBefore.Format(time.RFC3339))
-	}
-	if !g.NotAfter.IsZero() && !now.Before(g.NotAfter) {
-		return fmt.Errorf("%w: license %s ended %s", ErrExpired, g.ID, g.NotAfter.Format(time.RFC3339))
-	}
-	return nil
 }

@@ -1,10 +1,10 @@
 package keyengine
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +17,12 @@ const (
 	pemPublic  = "PUBLIC KEY"
 )
 
-// MarshalKeyring encodes the keyring (private keys included) as PEM blocks.
+// MarshalKeyring encodes the keyring (private keys included) as PEM blocks,
+// one per key, with Key-Id, Created and, where they apply, Active and
+// Revoked headers.
 func (kr *Keyring) MarshalKeyring() ([]byte, error) {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
 	ids := make([]string, 0, len(kr.keys))
 	for id := range kr.keys {
 		ids = append(ids, id)
@@ -43,19 +47,47 @@ func (kr *Keyring) MarshalKeyring() ([]byte, error) {
 	return out, nil
 }
 
+// pemBlocks splits data into PEM blocks of type typ. Text between or after
+// blocks is an error, so that a damaged file is not half-read.
+func pemBlocks(data []byte, typ, what string) ([]*pem.Block, error) {
+	var out []*pem.Block
+	rest := data
+	for len(bytes.TrimSpace(rest)) > 0 {
+		b, r := pem.Decode(rest)
+		if b == nil || !bytes.HasPrefix(bytes.TrimLeft(rest, " \t\r\n"), []byte("-----BEGIN ")) {
+			return nil, &MalformedError{Pos: len(data) - len(rest), Msg: what + ": not a PEM block"}
+		}
+		if b.Type != typ {
+			return nil, &MalformedError{Pos: len(data) - len(rest), Msg: fmt.Sprintf("%s: unexpected PEM block %q (want %q)", what, b.Type, typ)}
+		}
+		out = append(out, b)
+		rest = r
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("keyengine: %s: no keys found", what)
+	}
+	return out, nil
+}
+
+func yesHeader(b *pem.Block, name string) (bool, error) {
+	switch v, ok := b.Headers[name]; {
+	case !ok:
+		return false, nil
+	case v == "yes":
+		return true, nil
+	default:
+		return false, fmt.Errorf("header %s: %q (want yes or no header)", name, v)
+	}
+}
+
 // ParseKeyring decodes what MarshalKeyring wrote.
 func ParseKeyring(data []byte) (*Keyring, error) {
-	kr := &Keyring{keys: map[string]*SigningKey{}, revoked: map[string]bool{}}
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != pemPrivate {
-			return nil, fmt.Errorf("keyengine: keyring: unexpected PEM block %q", b.Type)
-		}
+	blocks, err := pemBlocks(data, pemPrivate, "keyring")
+	if err != nil {
+		return nil, err
+	}
+	kr := newEmptyKeyring()
+	for _, b := range blocks {
 		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("keyengine: keyring: %w", err)
@@ -64,24 +96,42 @@ func ParseKeyring(data []byte) (*Keyring, error) {
 		if !ok {
 			return nil, fmt.Errorf("keyengine: keyring: key is not Ed25519")
 		}
-		id := KeyID(priv.Public().(ed25519.PublicKey))
-		if h := b.Headers["Key-Id"]; h != id {
+		pub := priv.Public().(ed25519.PublicKey)
+		id := KeyID(pub)
+		if h := b.Headers["Key-Id"]; h != id && h != legacyKeyID(pub) {
 			return nil, fmt.Errorf("keyengine: keyring: key id header %q does not match key %s", h, id)
 		}
-		created, _ := time.Parse(time.RFC3339, b.Headers["Created"])
-		kr.keys[id] = &SigningKey{ID: id, Private: priv, Created: created}
-		if b.Headers["Active"] == "yes" {
+		if _, dup := kr.keys[id]; dup {
+			return nil, fmt.Errorf("keyengine: keyring: key %s appears twice", id)
+		}
+		created, err := time.Parse(time.RFC3339, b.Headers["Created"])
+		if err != nil {
+			return nil, fmt.Errorf("keyengine: keyring: key %s: bad Created header %q", id, b.Headers["Created"])
+		}
+		active, err := yesHeader(b, "Active")
+		if err != nil {
+			return nil, fmt.Errorf("keyengine: keyring: key %s: %w", id, err)
+		}
+		revoked, err := yesHeader(b, "Revoked")
+		if err != nil {
+			return nil, fmt.Errorf("keyengine: keyring: key %s: %w", id, err)
+		}
+		kr.keys[id] = &SigningKey{ID: id, Private: priv, Created: created.UTC()}
+		if active {
+			if kr.active != "" {
+				return nil, fmt.Errorf("keyengine: keyring: keys %s and %s are both marked active", kr.active, id)
+			}
 			kr.active = id
 		}
-		if b.Headers["Revoked"] == "yes" {
+		if revoked {
 			kr.revoked[id] = true
 		}
 	}
-	if len(kr.keys) == 0 {
-		return nil, fmt.Errorf("keyengine: keyring: no keys found")
-	}
 	if kr.active == "" {
 		return nil, fmt.Errorf("keyengine: keyring: no active key")
+	}
+	if kr.revoked[kr.active] {
+		return nil, fmt.Errorf("keyengine: keyring: active key %s is marked revoked", kr.active)
 	}
 	return kr, nil
 }
@@ -96,14 +146,17 @@ func SaveKeyringFile(path string, kr *Keyring) error {
 }
 
 // LoadKeyringFile reads a keyring file. It refuses a file that group or
-// others may read.
+// others may read or write, with a message that says how to fix it.
 func LoadKeyringFile(path string) (*Keyring, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("keyengine: %w", err)
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("keyengine: key file %s is not a regular file", path)
+	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("keyengine: key file %s has mode %04o, readable by others; run: chmod 600 %s", path, fi.Mode().Perm(), path)
+		return nil, fmt.Errorf("keyengine: key file %s has mode %04o, open to group or others; refusing to use it: fix with chmod 600 %s (and rotate the keys if others may have read it)", path, fi.Mode().Perm(), path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -131,18 +184,14 @@ func (ts *TrustStore) MarshalTrustedKeys() []byte {
 }
 
 // ParseTrustedKeys decodes PEM public keys, as MarshalTrustedKeys writes.
+// A block with the header "Revoked: yes" names a revoked key.
 func ParseTrustedKeys(data []byte) (*TrustStore, error) {
-	ts := &TrustStore{keys: map[string]ed25519.PublicKey{}, revoked: map[string]bool{}}
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != pemPublic {
-			return nil, fmt.Errorf("keyengine: trusted keys: unexpected PEM block %q", b.Type)
-		}
+	blocks, err := pemBlocks(data, pemPublic, "trusted keys")
+	if err != nil {
+		return nil, err
+	}
+	ts := newEmptyTrustStore()
+	for _, b := range blocks {
 		k, err := x509.ParsePKIXPublicKey(b.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("keyengine: trusted keys: %w", err)
@@ -152,13 +201,14 @@ func ParseTrustedKeys(data []byte) (*TrustStore, error) {
 			return nil, fmt.Errorf("keyengine: trusted keys: key is not Ed25519")
 		}
 		id := KeyID(pub)
+		revoked, err := yesHeader(b, "Revoked")
+		if err != nil {
+			return nil, fmt.Errorf("keyengine: trusted keys: key %s: %w", id, err)
+		}
 		ts.keys[id] = pub
-		if b.Headers["Revoked"] == "yes" {
+		if revoked {
 			ts.revoked[id] = true
 		}
-	}
-	if len(ts.keys) == 0 {
-		return nil, errors.New("keyengine: trusted keys: no public keys found")
 	}
 	return ts, nil
 }

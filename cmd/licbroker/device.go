@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,18 +34,64 @@ func newDeviceCmd(g *globals) *cobra.Command {
 	discover.Flags().BoolVar(&wait, "wait", false, "wait for the job and show its results")
 	cmd.AddCommand(discover)
 
-	cmd.AddCommand(&cobra.Command{
+	var group, family string
+	list := &cobra.Command{
 		Use: "list", Short: "List devices", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l list[deviceJSON]
-			if err := newClient(g).do("GET", "/v1/devices", nil, &l); err != nil {
+			items, err := getAll[deviceJSON](newClient(g), "/v1/devices"+query("group", group, "family", family))
+			if err != nil {
 				return err
 			}
-			tb := &table{header: []string{"udi", "tenant", "address", "family", "version", "active", "next_boot", "licenses"}}
-			for _, d := range l.Items {
-				tb.add(d.UDI, d.Tenant, d.Address, d.Family, d.SoftwareVersion, d.ActiveLevel, d.NextBootLevel, licenseSummary(d.Licenses))
+			tb := &table{header: []string{"udi", "tenant", "address", "family", "version", "active", "next_boot", "licenses", "groups"}}
+			for _, d := range items {
+				tb.add(d.UDI, d.Tenant, d.Address, d.Family, d.SoftwareVersion, d.ActiveLevel, d.NextBootLevel, licenseSummary(d.Licenses),
+					orDash(strings.Join(d.Groups, " ")))
 			}
-			return g.print(l.Items, tb)
+			return g.print(items, tb)
+		},
+	}
+	list.Flags().StringVar(&group, "group", "", "only devices in this group")
+	list.Flags().StringVar(&family, "family", "", "only this family (3750e, 3560e, 880, 860)")
+	cmd.AddCommand(list)
+	var add, remove []string
+	grp := &cobra.Command{
+		Use: "group UDI... (--add G | --remove G)...", Short: "Add devices to groups or remove them (a device may be in several)", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g)
+			var out []deviceJSON
+			for _, u := range args {
+				var d deviceJSON
+				if err := c.do("POST", "/v1/devices/"+pathEscape(u)+"/groups", map[string][]string{"add": add, "remove": remove}, &d); err != nil {
+					return fmt.Errorf("%s: %w", u, err)
+				}
+				out = append(out, d)
+			}
+			tb := &table{header: []string{"udi", "groups"}}
+			for _, d := range out {
+				tb.add(d.UDI, orDash(strings.Join(d.Groups, " ")))
+			}
+			return g.print(out, tb)
+		},
+	}
+	grp.Flags().StringSliceVar(&add, "add", nil, "group to add the devices to (repeatable)")
+	grp.Flags().StringSliceVar(&remove, "remove", nil, "group to remove the devices from (repeatable)")
+	cmd.AddCommand(grp)
+	cmd.AddCommand(&cobra.Command{
+		Use: "groups", Short: "List device groups and their sizes", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			items, err := getAll[struct {
+				Name    string `json:"name"`
+				Tenant  string `json:"tenant"`
+				Devices int    `json:"devices"`
+			}](newClient(g), "/v1/groups")
+			if err != nil {
+				return err
+			}
+			tb := &table{header: []string{"group", "tenant", "devices"}}
+			for _, x := range items {
+				tb.add(x.Name, x.Tenant, strconv.Itoa(x.Devices))
+			}
+			return g.print(items, tb)
 		},
 	})
 	cmd.AddCommand(&cobra.Command{

@@ -37,15 +37,11 @@ func newJobCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use: "list", Short: "List jobs", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l list[jobJSON]
-			if err := newClient(g).do("GET", "/v1/jobs", nil, &l); err != nil {
+			items, err := getAll[jobJSON](newClient(g), "/v1/jobs")
+			if err != nil {
 				return err
 			}
-			tb := &table{header: []string{"id", "tenant", "kind", "state", "total", "done", "failed", "created"}}
-			for _, j := range l.Items {
-				tb.add(j.ID, j.Tenant, j.Kind, j.State, strconv.Itoa(j.Total), strconv.Itoa(j.Done), strconv.Itoa(j.Failed), j.Created.Format(time.RFC3339))
-			}
-			return g.print(l.Items, tb)
+			return g.print(items, jobTable(items...))
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
@@ -58,7 +54,25 @@ func newJobCmd(g *globals) *cobra.Command {
 			return g.print(j, jobResultsTable(j))
 		},
 	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "cancel ID", Short: "Cancel a running job", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var j jobJSON
+			if err := newClient(g).do("POST", "/v1/jobs/"+pathEscape(args[0])+"/cancel", nil, &j); err != nil {
+				return err
+			}
+			return g.print(j, jobTable(j))
+		},
+	})
 	return cmd
+}
+
+func jobTable(js ...jobJSON) *table {
+	tb := &table{header: []string{"id", "tenant", "kind", "state", "total", "done", "failed", "created"}}
+	for _, j := range js {
+		tb.add(j.ID, j.Tenant, j.Kind, j.State, strconv.Itoa(j.Total), strconv.Itoa(j.Done), strconv.Itoa(j.Failed), j.Created.Format(time.RFC3339))
+	}
+	return tb
 }
 
 func jobResultsTable(j jobJSON) *table {

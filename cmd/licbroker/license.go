@@ -38,24 +38,54 @@ func newLicenseCmd(g *globals) *cobra.Command {
 	install.MarkFlagRequired("pak")
 	cmd.AddCommand(install)
 
-	cmd.AddCommand(&cobra.Command{
+	var fDevice, fPAK, fState string
+	list := &cobra.Command{
 		Use: "list", Short: "List license records", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var l list[licenseJSON]
-			if err := newClient(g).do("GET", "/v1/licenses", nil, &l); err != nil {
+			items, err := getAll[licenseJSON](newClient(g), "/v1/licenses"+query("device", fDevice, "pak", fPAK, "state", fState))
+			if err != nil {
 				return err
 			}
-			tb := &table{header: []string{"id", "tenant", "udi", "pak", "feature", "type", "state", "issued", "expires"}}
-			for _, x := range l.Items {
-				exp := "never"
-				if x.Expires != nil {
-					exp = x.Expires.Format(time.RFC3339)
-				}
-				tb.add(x.ID, x.Tenant, x.UDI, x.PAK, x.Feature, x.Type, x.State, x.IssuedAt.Format(time.RFC3339), exp)
+			return g.print(items, licenseTable(items...))
+		},
+	}
+	list.Flags().StringVar(&fDevice, "device", "", "only this device's (UDI)")
+	list.Flags().StringVar(&fPAK, "pak", "", "only from this PAK")
+	list.Flags().StringVar(&fState, "state", "", "only in this state: issued, installed, revoked, rehosted")
+	cmd.AddCommand(list)
+	cmd.AddCommand(&cobra.Command{
+		Use: "show ID", Short: "Show a license record and its history", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var l licenseJSON
+			if err := newClient(g).do("GET", "/v1/licenses/"+pathEscape(args[0]), nil, &l); err != nil {
+				return err
 			}
-			return g.print(l.Items, tb)
+			tb := &table{header: []string{"time", "actor", "what"}}
+			for _, e := range l.History {
+				tb.add(e.Time.Format(time.RFC3339), e.Actor, e.What)
+			}
+			if g.output == "table" {
+				if err := g.print(l, licenseTable(l)); err != nil {
+					return err
+				}
+				fmt.Println()
+			}
+			return g.print(l, tb)
 		},
 	})
+	var reason string
+	revoke := &cobra.Command{
+		Use: "revoke ID", Short: "Revoke a license record (the device is not contacted)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var l licenseJSON
+			if err := newClient(g).do("POST", "/v1/licenses/"+pathEscape(args[0])+"/revoke", map[string]string{"reason": reason}, &l); err != nil {
+				return err
+			}
+			return g.print(l, licenseTable(l))
+		},
+	}
+	revoke.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	cmd.AddCommand(revoke)
 	cmd.AddCommand(&cobra.Command{
 		Use: "file ID", Short: "Print a license's signed license file (XML)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -110,4 +140,16 @@ func newLicenseCmd(g *globals) *cobra.Command {
 	deploy.MarkFlagRequired("file")
 	cmd.AddCommand(deploy)
 	return cmd
+}
+
+func licenseTable(ls ...licenseJSON) *table {
+	tb := &table{header: []string{"id", "tenant", "udi", "pak", "feature", "type", "state", "issued", "expires"}}
+	for _, x := range ls {
+		exp := "never"
+		if x.Expires != nil {
+			exp = x.Expires.Format(time.RFC3339)
+		}
+		tb.add(x.ID, orDash(x.Tenant), x.UDI, orDash(x.PAK), x.Feature, x.Type, x.State, x.IssuedAt.Format(time.RFC3339), exp)
+	}
+	return tb
 }

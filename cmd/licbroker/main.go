@@ -46,6 +46,7 @@ type globals struct {
 	token  string
 	output string
 	tenant string
+	cacert string
 }
 
 func newRoot() *cobra.Command {
@@ -68,6 +69,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.token, "token", os.Getenv("LICBROKER_TOKEN"), "API token (env LICBROKER_TOKEN)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, json or csv")
 	pf.StringVar(&g.tenant, "tenant", os.Getenv("LICBROKER_TENANT"), "tenant to act in, for admin tokens (env LICBROKER_TENANT)")
+	pf.StringVar(&g.cacert, "cacert", os.Getenv("LICBROKER_CACERT"), "CA certificate (PEM) to trust for an https --server (env LICBROKER_CACERT)")
 
 	root.AddCommand(
 		newServeCmd(),
@@ -79,6 +81,10 @@ func newRoot() *cobra.Command {
 		newPAKCmd(g),
 		newLicenseCmd(g),
 		newJobCmd(g),
+		newSpareCmd(g),
+		newReportCmd(g),
+		newAuditCmd(g),
+		newWhoamiCmd(g),
 		newClusterCmd(g),
 	)
 	return root

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"github.com/licbroker/licbroker/keyengine"
 	"github.com/licbroker/licbroker/netconf"
 	"github.com/licbroker/licbroker/raftstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 )
 
@@ -107,10 +110,20 @@ func serve(cfg configs.Broker) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	api := broker.NewAPI(b, clusterInfo{store})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api := broker.NewAPIWithConfig(b, clusterInfo{store}, broker.APIConfig{MaxBody: cfg.APIMaxBodyBytes, Registry: reg})
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,7 +133,7 @@ func serve(cfg configs.Broker) error {
 			return err
 		}
 	}
-	log.Info("broker ready", "node", cfg.NodeID, "http", "http://"+ln.Addr().String(), "raft", cfg.RaftAddr, "data", cfg.DataDir)
+	log.Info("broker ready", "node", cfg.NodeID, "http", scheme+"://"+ln.Addr().String(), "raft", cfg.RaftAddr, "data", cfg.DataDir)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
