@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	gonetconf "github.com/Juniper/go-netconf/netconf"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -425,5 +426,25 @@ func TestClientPlainSSHHost(t *testing.T) {
 	_, err := Dial(context.Background(), addr, ClientConfig{User: "x", Password: "y", HostKeyCallback: ssh.FixedHostKey(key.PublicKey())})
 	if err == nil || !strings.Contains(err.Error(), "refused the netconf subsystem") || !strings.Contains(err.Error(), addr) || time.Since(start) > 2*time.Second {
 		t.Fatalf("plain SSH host: %v after %v", err, time.Since(start))
+	}
+}
+
+// Transport plugs into go-netconf's own Session: hellos both ways, base:1.1
+// framing, and an RPC built with go-netconf's methods.
+func TestTransportWithGoNetconfSession(t *testing.T) {
+	e := newTestEnv(t)
+	r := e.rawDial(t) // a channel with the netconf subsystem; hello read
+	tr := NewTransport(r.ch, r.ch, r.ch, 0)
+	if err := tr.SendHello(&gonetconf.HelloMessage{Capabilities: gonetconf.DefaultCapabilities}); err != nil {
+		t.Fatal(err)
+	}
+	tr.SetVersion("v1.1")
+	s := &gonetconf.Session{Transport: tr, SessionID: int(r.hello.SessionID)}
+	reply, err := s.Exec(gonetconf.MethodGetConfig("running"))
+	if err != nil || !strings.Contains(reply.Data, "<hostname>sw1</hostname>") {
+		t.Fatalf("go-netconf session over our transport: %+v, %v", reply, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
