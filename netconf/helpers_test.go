@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -433,6 +434,8 @@ func (p parsedReply) attr(name string) string {
 	}
 	return ""
 }
+
+func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 // waitFor polls cond for up to 5 seconds.
 func waitFor(t testing.TB, what string, cond func() bool) {

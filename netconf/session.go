@@ -264,5 +264,3 @@ func checkChildren(op *node, allowed ...string) *RPCError {
 	}
 	return nil
 }
-
-func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
