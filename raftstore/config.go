@@ -51,7 +51,8 @@ type Config struct {
 	// MaxBatch bounds the commands in one entry (default 1024);
 	// MaxBatchBytes bounds its size (default 1 MiB). Linger is how long
 	// the batcher waits for more commands when a batch is already in
-	// flight (default 200µs); a lone writer is never delayed. MaxInflight
+	// flight (default 200µs; negative: never); a lone writer is never
+	// delayed. MaxInflight
 	// bounds the batches handed to Raft or to the leader and not yet
 	// answered (default 4).
 	MaxBatch      int

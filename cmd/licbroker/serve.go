@@ -137,7 +137,7 @@ func serve(cfg configs.Broker) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cfg.Join != "" && !store.HasState() {
-		if err := joinCluster(ctx, cfg, store, log); err != nil {
+		if err := joinCluster(ctx, cfg, log); err != nil {
 			srv.Close()
 			return err
 		}

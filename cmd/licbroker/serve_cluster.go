@@ -57,7 +57,7 @@ func (c clusterInfo) SnapshotRestore(ctx context.Context, r io.Reader) (any, err
 // secret from the configuration or else the admin token in
 // LICBROKER_TOKEN. It retries while the member is unreachable or has no
 // quorum, for up to a minute; a refusal ends it at once.
-func joinCluster(ctx context.Context, cfg configs.Broker, store *raftstore.Store, log *slog.Logger) error {
+func joinCluster(ctx context.Context, cfg configs.Broker, log *slog.Logger) error {
 	addr := cfg.RaftAdvertise
 	if addr == "" {
 		addr = cfg.RaftAddr
