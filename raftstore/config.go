@@ -52,9 +52,8 @@ type Config struct {
 	// MaxBatchBytes bounds its size (default 1 MiB). Linger is how long
 	// the batcher waits for more commands when a batch is already in
 	// flight (default 200µs; negative: never); a lone writer is never
-	// delayed. MaxInflight
-	// bounds the batches handed to Raft or to the leader and not yet
-	// answered (default 4).
+	// delayed. MaxInflight bounds the batches handed to Raft or to the
+	// leader and not yet answered (default 4).
 	MaxBatch      int
 	MaxBatchBytes int
 	Linger        time.Duration
