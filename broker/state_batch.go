@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 
 	gojson "github.com/goccy/go-json"
 )
@@ -62,4 +64,20 @@ func encodeResult(c *Command, data any, aerr *APIError) []byte {
 		panic(err)
 	}
 	return out
+}
+
+// ValidateSnapshot implements raftstore.SnapshotValidator: it decodes a
+// snapshot the way Restore does, without touching the state, so that a
+// restore of a file that is intact but holds no broker state is refused
+// before the leader takes it.
+func (s *State) ValidateSnapshot(r io.Reader) error {
+	d := emptyData()
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&d); err != nil {
+		return fmt.Errorf("broker: not a broker state: %w", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("broker: not a broker state: data after the state")
+	}
+	return nil
 }

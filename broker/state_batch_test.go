@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,6 +85,24 @@ func TestApplyBatchMatchesApply(t *testing.T) {
 		}
 		if a, b := snap(one), snap(batched); !bytes.Equal(a, b) {
 			t.Fatalf("states differ (results=%v):\nApply:      %s\nApplyBatch: %s", results, a, b)
+		}
+	}
+}
+
+// A snapshot of a State validates; other JSON and garbage do not.
+func TestValidateSnapshot(t *testing.T) {
+	s := NewState()
+	c, _ := newCommand(CmdTenantCreate, "system", time.Now(), tenantCreate{Name: DefaultTenant})
+	s.Apply(1, c)
+	w, _ := s.Snapshot()
+	var b bytes.Buffer
+	w(&b)
+	if err := s.ValidateSnapshot(bytes.NewReader(b.Bytes())); err != nil {
+		t.Fatalf("own snapshot: %v", err)
+	}
+	for _, bad := range []string{`{"tenants": 5}`, `not json`, `{"index":1} {"index":2}`, ``} {
+		if err := s.ValidateSnapshot(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q validated", bad)
 		}
 	}
 }
