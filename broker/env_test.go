@@ -61,7 +61,8 @@ func (c storeCluster) Ready() error {
 	return nil
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts an env; opts may change the broker's configuration.
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), state: NewState()}
 	store, err := raftstore.Open(raftstore.Config{NodeID: "n1", Dir: e.dir + "/raft", BindAddr: freeAddr(t, randomLoopback()),
@@ -80,7 +81,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	key := bytes.Repeat([]byte{7}, 32)
-	e.b, err = New(Config{Signer: e.kr, CredentialsKey: key, DeviceTimeout: 5 * time.Second, DeviceConcurrency: 8}, store, e.state)
+	cfg := Config{Signer: e.kr, CredentialsKey: key, DeviceTimeout: 5 * time.Second, DeviceConcurrency: 8}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.b, err = New(cfg, store, e.state)
 	if err != nil {
 		t.Fatal(err)
 	}
