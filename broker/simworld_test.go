@@ -84,20 +84,21 @@ func (w *simWorld) license(id string) *License {
 	return l
 }
 
-// install licenses devices from a PAK and waits for the job.
-func (w *simWorld) install(pak string, udis ...string) []string {
+// install licenses devices from a PAK, waits for the job and returns the
+// license of each device.
+func (w *simWorld) install(pak string, udis ...string) map[string]string {
 	w.t.Helper()
 	j, err := w.b.StartInstall(w.ctx, testActor, DefaultTenant, InstallRequest{PAK: pak, Devices: udis})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	j = w.waitJob(j.ID)
-	var ids []string
+	ids := map[string]string{}
 	for _, r := range j.Results {
 		if !r.OK {
 			w.t.Fatalf("install %s on %s: %s %s", pak, r.UDI, r.Status, r.Reason)
 		}
-		ids = append(ids, r.License)
+		ids[r.UDI] = r.License
 	}
 	return ids
 }
