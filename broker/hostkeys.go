@@ -22,9 +22,10 @@ import (
 // and nothing else:
 //
 //   - Only the session that installs a rehost's licenses (rehost --install)
-//     tolerates a changed key, only at the failed device's recorded
-//     address, and with --host-key only the fingerprint the operator read
-//     from the new unit (checked before authenticating).
+//     tolerates a changed key: at the failed device's recorded address, or
+//     at another address when the operator gives the new unit's
+//     fingerprint (--host-key, read at its console). A given fingerprint
+//     is checked before authenticating and admits that key only.
 //   - The tolerated key is trusted only after the device, over that
 //     session, reports the replacement's UDI; any other device there is
 //     refused and the recorded key stays as it was.

@@ -84,13 +84,15 @@ func (b *Broker) dialReplacement(ctx context.Context, tg *rehostTarget, req Reho
 	if err != nil {
 		return nil, err
 	}
-	hk := &rehostHostKeys{b: b, addr: tg.addr, tolerate: tg.failed != nil && tg.failed.Address == tg.addr, pin: req.HostKey}
+	// A changed key is tolerated at the failed device's address, or with
+	// a pinned fingerprint anywhere (the pin admits that key only).
+	hk := &rehostHostKeys{b: b, addr: tg.addr, tolerate: req.HostKey != "" || (tg.failed != nil && tg.failed.Address == tg.addr), pin: req.HostKey}
 	cfg.HostKeyCallback = hk.callback()
 	s, err := netconf.NewDialer(cfg).Dial(ctx, tg.addr)
 	var changed *netconf.HostKeyChangedError
 	switch {
 	case errors.As(err, &changed):
-		return nil, apiErr("conflict", "the host key at %s changed (known %s, offered %s) and %s is not the failed device's address: refused, nothing changed",
+		return nil, apiErr("conflict", "the host key at %s changed (known %s, offered %s) and %s is not the failed device's address: refused, nothing changed (give the new unit's fingerprint with --host-key to accept it)",
 			tg.addr, changed.Known, changed.Offered, tg.addr)
 	case errors.Is(err, errHostKeyPin):
 		return nil, apiErr("conflict", "replacement %s: %s; nothing changed", tg.replacement, strings.TrimPrefix(errText(err, errHostKeyPin), "broker: "))

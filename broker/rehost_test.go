@@ -229,6 +229,13 @@ func TestRehostOverNETCONF(t *testing.T) {
 	_, err = w.b.Rehost(w.ctx, testActor, DefaultTenant, RehostRequest{Failed: old[2], Replacement: w.udi(1), Install: true, Address: w.fleet.Addrs[1]})
 	oneLineErr(t, err, "conflict", "is not the failed device's address: refused, nothing changed")
 	unchanged(t, w.state, before, "refused replacements")
+	// With the new unit's fingerprint, given by the operator, that
+	// address is accepted too.
+	fp1 := w.fleet.Fingerprints()[w.fleet.Addrs[1]]
+	res = w.rehost(RehostRequest{Failed: old[2], Replacement: w.udi(1), Install: true, Address: w.fleet.Addrs[1], HostKey: fp1})
+	if !res.Install.OK || res.Install.HostKey == nil || res.Install.HostKey.Address != w.fleet.Addrs[1] || w.fingerprint(w.fleet.Addrs[1]) != fp1 {
+		t.Fatalf("pinned rehost at another address: %+v", res.Install)
+	}
 
 	// Rehost before the unit is installed and before an RMA exists; attach
 	// the RMA and install later. The replacement is a depot spare with a
