@@ -8,7 +8,7 @@ BIN     := bin
 DATA    ?= ./data
 PKGS    := ./...
 
-.PHONY: build run test bench lint clean
+.PHONY: build run test bench fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/licbroker ./cmd/devicesim
@@ -64,6 +64,11 @@ bench:
 	# keyengine: every value of every byte of a multi-license file, then fuzz each parser for a minute.
 	KEYENGINE_EXHAUSTIVE=1 $(GO) test -count=1 -run 'Tamper' ./keyengine
 	for f in FuzzParseFile FuzzParseCompactKey FuzzParseCanonical; do $(GO) test ./keyengine -run '^$$' -fuzz "^$$f$$" -fuzztime 60s; done
+
+# Short fuzzing runs of the netconf decoders (go test -fuzz allows one
+# target per run).
+fuzz:
+	for t in FuzzReader FuzzServerRPC FuzzFastParse; do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s -fuzzminimizetime 10s ./netconf; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
