@@ -43,15 +43,6 @@ func (w *world) rehostTempCases() map[string]routeCase {
 	}
 }
 
-func (w *world) device(udi string) *Device {
-	w.t.Helper()
-	d, err := w.b.Device("", udi)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return d
-}
-
 // TestDeviceLicenseFile: one file holds every live license of a device,
 // verifiable for that device; revoked, rehosted and other tenants'
 // licenses are not in it, and no part of the request names a file.
@@ -113,13 +104,4 @@ func TestDeviceLicenseFile(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d containing %q", c.path, r.status, r.body, c.status, c.want)
 		}
 	}
-}
-
-func (w *world) license(id string) *License {
-	w.t.Helper()
-	l, err := w.b.License("", id)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return l
 }

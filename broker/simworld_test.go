@@ -66,7 +66,7 @@ func (w *simWorld) discover(tenant string, addrs ...string) *Job {
 // udi returns the UDI of fleet device i as it is now.
 func (w *simWorld) udi(i int) string { return w.fleet.Devices()[i].UDI().String() }
 
-func (w *simWorld) device(udi string) *Device {
+func (w *env) device(udi string) *Device {
 	w.t.Helper()
 	d, err := w.b.Device("", udi)
 	if err != nil {
@@ -75,7 +75,7 @@ func (w *simWorld) device(udi string) *Device {
 	return d
 }
 
-func (w *simWorld) license(id string) *License {
+func (w *env) license(id string) *License {
 	w.t.Helper()
 	l, err := w.b.License("", id)
 	if err != nil {

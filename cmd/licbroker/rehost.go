@@ -59,6 +59,14 @@ type rehostResultJSON struct {
 	Install  *rehostInstallJSON `json:"install"`
 }
 
+// count renders "1 license", "2 licenses".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 func timeOr(t *time.Time, none string) string {
 	if t == nil {
 		return none
@@ -128,7 +136,7 @@ func newRehostCmd(g *globals) *cobra.Command {
 				case res.Existing:
 					fmt.Printf("%s was already rehosted to %s on %s: nothing changed", rh.Failed, rh.Replacement, rh.Created.Format(time.DateOnly))
 				default:
-					fmt.Printf("rehosted %d licenses from %s to %s", len(rh.Licenses), rh.Failed, rh.Replacement)
+					fmt.Printf("rehosted %s from %s to %s", count(len(rh.Licenses), "license"), rh.Failed, rh.Replacement)
 				}
 				if rh.RMA != "" {
 					fmt.Printf(" (RMA %s)", rh.RMA)
@@ -145,7 +153,7 @@ func newRehostCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if i := res.Install; i != nil && !i.OK {
-				return fmt.Errorf("rehost recorded (%d licenses for %s), but installing failed: %s", len(rh.Licenses), rh.Replacement, i.Reason)
+				return fmt.Errorf("rehost recorded (%s for %s), but installing failed: %s", count(len(rh.Licenses), "license"), rh.Replacement, i.Reason)
 			}
 			return nil
 		},
@@ -200,7 +208,11 @@ func newRehostCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Println()
-			if err := g.print(rh, rehostLicensesTable(rehostResultJSON{Rehost: rh})); err != nil {
+			lics, err := getAll[licenseJSON](newClient(g), "/v1/licenses"+query("device", rh.Replacement))
+			if err != nil {
+				return err
+			}
+			if err := g.print(rh, rehostLicensesTable(rehostResultJSON{Rehost: rh, Licenses: lics})); err != nil {
 				return err
 			}
 			fmt.Println()

@@ -94,7 +94,7 @@ func TestRehostAndEvaluationE2E(t *testing.T) {
 	c.fails("host key", "device", "reload", failed.UDI)
 
 	out := c.ok("rehost", "--failed", failed.UDI, "--replacement", repl.UDI, "--install")
-	if !strings.Contains(out, "rehosted 1 licenses from "+failed.UDI+" to "+repl.UDI) || !strings.Contains(out, "accepted the replacement's host key "+repl.HostKey) ||
+	if !strings.Contains(out, "rehosted 1 license from "+failed.UDI+" to "+repl.UDI) || !strings.Contains(out, "accepted the replacement's host key "+repl.HostKey) ||
 		!strings.Contains(out, "next reload ipservices") || !strings.Contains(out, "regenerated  installed  installed") {
 		t.Fatalf("rehost output:\n%s", out)
 	}
