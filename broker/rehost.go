@@ -132,9 +132,11 @@ func (req *RehostRequest) validate() error {
 		}
 	}
 	if req.Address != "" {
-		if _, err := netip.ParseAddrPort(req.Address); err != nil {
+		ap, err := netip.ParseAddrPort(req.Address)
+		if err != nil {
 			return apiErr("bad_request", "invalid address %q: want IP:port, e.g. 127.1.0.5:830", req.Address)
 		}
+		req.Address = ap.String() // the form host keys are recorded under
 		if !req.Install {
 			return apiErr("bad_request", "an address is only used with install")
 		}

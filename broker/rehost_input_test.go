@@ -47,10 +47,6 @@ func TestRehostAndTempBadInput(t *testing.T) {
 			t.Errorf("POST %s %v: %d %s, want %d containing %q", c.path, c.body, r.status, r.body, c.status, c.want)
 		}
 	}
-	if _, err := e.b.Rehost(context.Background(), testActor, DefaultTenant, RehostRequest{Failed: failed, Replacement: repl, Install: true}); err == nil ||
-		!strings.Contains(err.Error(), `credential profile "default" does not exist`) {
-		t.Errorf("rehost --install without credentials: %v", err)
-	}
 	unchanged(t, e.state, before, "refused requests")
 }
 
@@ -64,14 +60,20 @@ func TestRehostInstallUnreachable(t *testing.T) {
 	d := dev(DefaultTenant, failed, "3750e", "ipservices")
 	d.Address = freeAddr(t, randomLoopback()) // nothing listens there
 	e.propose(CmdDevicesUpsert, devicesUpsert{Devices: []Device{d}}, nil)
-	if _, err := e.b.PutCredential(ctx, "admin:test", DefaultTenant, "default", "admin", []byte("admin"), false); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := e.b.AddPAK(ctx, "admin:test", DefaultTenant, PAKRequest{ID: "PAKUNREACH1", Feature: "ipservices", Quantity: 1}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := e.b.PAK(DefaultTenant, "PAKUNREACH1")
 	if _, err := e.b.obtain(ctx, "admin:test", DefaultTenant, p, 0, e.device(failed)); err != nil {
+		t.Fatal(err)
+	}
+	// Without a credential profile the install cannot happen: refused
+	// before anything changes.
+	before := snapshotOf(t, e.state)
+	_, err := e.b.Rehost(ctx, testActor, DefaultTenant, RehostRequest{Failed: failed, Replacement: repl, Install: true})
+	oneLineErr(t, err, "not_found", `credential profile "default" does not exist`)
+	unchanged(t, e.state, before, "a rehost without credentials")
+	if _, err := e.b.PutCredential(ctx, "admin:test", DefaultTenant, "default", "admin", []byte("admin"), false); err != nil {
 		t.Fatal(err)
 	}
 	var res RehostResult

@@ -26,12 +26,16 @@ func (b *Broker) rehostTarget(scope string, req RehostRequest) (*rehostTarget, e
 	tg := &rehostTarget{replacement: req.Replacement, cred: "default"}
 	var repl *Device
 	var aerr *APIError
+	now := b.now()
 	b.state.read(func(d *stateData) {
-		if rh, ok := d.Rehosts[req.Failed]; ok && (scope == "" || rh.Tenant == scope) {
-			tg.tenant = rh.Tenant
-		} else if tg.tenant, aerr = failedOwner(d, scope, req.Failed); aerr != nil {
+		// Refuse what the rehost would refuse before any device is
+		// contacted.
+		plan, perr := planRehost(d, scope, req.Failed, req.Replacement, now)
+		if perr != nil {
+			aerr = perr
 			return
 		}
+		tg.tenant = plan.owner
 		if v, ok := d.Devices[req.Failed]; ok {
 			cp := *v
 			tg.failed = &cp

@@ -167,6 +167,10 @@ func (b *Broker) tempExtension(ctx context.Context, actor string, dev *Device, r
 	if err != nil {
 		return nil, err
 	}
+	if lic.Type != "extension" {
+		// A live permanent license covers the feature: nothing was spent.
+		return nil, apiErr("conflict", "device %s already holds %s license %s for %s; it needs no extension", dev.UDI, lic.Type, lic.ID, req.Feature)
+	}
 	r := b.deploy(ctx, actor, dev, lic, JobResult{Target: dev.UDI, UDI: dev.UDI, License: lic.ID})
 	if !r.OK {
 		return nil, apiErr("device_error", "extension license %s was issued but not installed on %s: %s (retry with license temp or license deploy)",
