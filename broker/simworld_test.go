@@ -38,7 +38,7 @@ func newSimWorld(t *testing.T, count int, mix map[string]int) *simWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *Config) { c.Now, c.KnownHosts = clock.Now, kh })
+	e := newEnvWith(t, func(c *Config) { c.Now, c.KnownHosts = clock.Now, kh })
 	w := &simWorld{env: e, clock: clock, known: known, ctx: context.Background()}
 	w.fleet = simtest.Start(t, simtest.Options{Count: count, Mix: mix, Trust: e.kr.TrustStore(), Clock: clock})
 	if _, err := e.b.PutCredential(w.ctx, "admin:test", DefaultTenant, "default", w.fleet.Username, []byte(w.fleet.Password), false); err != nil {
