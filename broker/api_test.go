@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -197,6 +198,7 @@ func TestAPIRoutesRolesAndTenants(t *testing.T) {
 	w := newWorld(t)
 	doc := mustDoc(t, w.api)
 	cases := w.cases()
+	maps.Copy(cases, w.rehostTempCases())
 	principals := []principal{
 		{name: "no token"},
 		{name: "bad token", token: "lb_nope"},

@@ -32,6 +32,9 @@ type env struct {
 	srv   *httptest.Server
 	admin string
 	kr    *keyengine.Keyring
+
+	raftAddr string
+	hook     func(*Config)
 }
 
 // randomLoopback returns a random 127.x.y.z (x in 10..250) so that
@@ -61,10 +64,13 @@ func (c storeCluster) Ready() error {
 	return nil
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with a hook that adjusts the broker's Config.
+func newEnvWith(t *testing.T, hook func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), state: NewState()}
-	store, err := raftstore.Open(raftstore.Config{NodeID: "n1", Dir: e.dir + "/raft", BindAddr: freeAddr(t, randomLoopback()),
+	e := &env{t: t, dir: t.TempDir(), state: NewState(), raftAddr: freeAddr(t, randomLoopback()), hook: hook}
+	store, err := raftstore.Open(raftstore.Config{NodeID: "n1", Dir: e.dir + "/raft", BindAddr: e.raftAddr,
 		Bootstrap: true}, e.state)
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +85,7 @@ func newEnv(t *testing.T) *env {
 	if e.kr, err = keyengine.NewKeyring(time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
-	key := bytes.Repeat([]byte{7}, 32)
-	e.b, err = New(Config{Signer: e.kr, CredentialsKey: key, DeviceTimeout: 5 * time.Second, DeviceConcurrency: 8}, store, e.state)
+	e.b, err = New(e.config(), store, e.state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +100,15 @@ func newEnv(t *testing.T) *env {
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// config is the broker configuration of the env.
+func (e *env) config() Config {
+	c := Config{Signer: e.kr, CredentialsKey: bytes.Repeat([]byte{7}, 32), DeviceTimeout: 5 * time.Second, DeviceConcurrency: 8}
+	if e.hook != nil {
+		e.hook(&c)
+	}
+	return c
 }
 
 // propose applies a command directly (test setup).

@@ -30,6 +30,13 @@ type stateData struct {
 	Credentials map[string]*Credential `json:"credentials"` // key: tenant/name
 	Tokens      map[string]*Token      `json:"tokens"`      // key: hash
 
+	// Rehosts maps a failed device's UDI to its rehost; HostKeys maps a
+	// device address to the host key a rehost accepted there;
+	// Evaluations maps UDI/feature to a tracked evaluation license.
+	Rehosts     map[string]*Rehost          `json:"rehosts"`
+	HostKeys    map[string]*HostKeyApproval `json:"host_keys"`
+	Evaluations map[string]*Evaluation      `json:"evaluations"`
+
 	// Idem maps principal/Idempotency-Key to the request's outcome;
 	// IdemOrder holds the keys oldest first, for eviction.
 	Idem      map[string]*idemEntry `json:"idempotency"`
@@ -54,6 +61,7 @@ func emptyData() stateData {
 	return stateData{Tenants: map[string]*Tenant{}, Devices: map[string]*Device{}, PAKs: map[string]*PAK{},
 		Licenses: map[string]*License{}, Spares: map[string]*Spare{}, Jobs: map[string]*Job{},
 		Credentials: map[string]*Credential{}, Tokens: map[string]*Token{}, Idem: map[string]*idemEntry{},
+		Rehosts: map[string]*Rehost{}, HostKeys: map[string]*HostKeyApproval{}, Evaluations: map[string]*Evaluation{},
 		byUDI: map[string][]string{}}
 }
 
@@ -86,6 +94,15 @@ func (d *stateData) fillNil() {
 	}
 	if d.Idem == nil {
 		d.Idem = e.Idem
+	}
+	if d.Rehosts == nil {
+		d.Rehosts = e.Rehosts
+	}
+	if d.HostKeys == nil {
+		d.HostKeys = e.HostKeys
+	}
+	if d.Evaluations == nil {
+		d.Evaluations = e.Evaluations
 	}
 }
 
@@ -178,6 +195,14 @@ func (a *applier) apply() (any, *APIError) {
 		return a.jobFinish(decode[jobFinish](c))
 	case CmdJobCancel:
 		return a.jobCancel(decode[jobCancel](c))
+	case CmdRehostCreate:
+		return a.rehostCreate(decode[rehostCreate](c))
+	case CmdRehostRMA:
+		return a.rehostRMA(decode[rehostRMA](c))
+	case CmdRehostInstalled:
+		return a.rehostInstalled(decode[rehostInstalled](c))
+	case CmdEvaluationActivate:
+		return a.evaluationActivate(decode[evaluationActivate](c))
 	case CmdIdemBegin:
 		return a.idemBegin(decode[idemBegin](c))
 	case CmdIdemEnd:

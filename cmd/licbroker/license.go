@@ -86,17 +86,7 @@ func newLicenseCmd(g *globals) *cobra.Command {
 	}
 	revoke.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	cmd.AddCommand(revoke)
-	cmd.AddCommand(&cobra.Command{
-		Use: "file ID", Short: "Print a license's signed license file (XML)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := newClient(g).raw("GET", "/v1/licenses/"+pathEscape(args[0])+"/file", nil)
-			if err != nil {
-				return err
-			}
-			_, err = os.Stdout.Write(b)
-			return err
-		},
-	})
+	cmd.AddCommand(newLicenseFileCmd(g), newTempCmd(g), newEvaluationsCmd(g))
 	var devUDI, file string
 	deploy := &cobra.Command{
 		Use: "deploy", Short: "Install a license file on a device as it is", Args: cobra.NoArgs,

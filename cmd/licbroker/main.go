@@ -82,6 +82,7 @@ func newRoot() *cobra.Command {
 		newLicenseCmd(g),
 		newJobCmd(g),
 		newSpareCmd(g),
+		newRehostCmd(g),
 		newReportCmd(g),
 		newAuditCmd(g),
 		newWhoamiCmd(g),
