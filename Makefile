@@ -8,7 +8,7 @@ BIN     := bin
 DATA    ?= ./data
 PKGS    := ./...
 
-.PHONY: build run test bench lint clean
+.PHONY: build run test bench fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/licbroker ./cmd/devicesim
@@ -62,10 +62,17 @@ test:
 bench:
 	# One package at a time: benchmarks running side by side on 2 cores measure each other.
 	# broker's BenchmarkBulk is the 30,000-device run (discover, install, verify; a few minutes).
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+	$(GO) test -p 1 -run '^$$' -bench . -skip ClusterWrites -benchmem -timeout 60m $(PKGS)
+	# 3-node loopback cluster: raftstore+broker.State vs etcd 3.4 vs bare raft, same records
+	$(GO) test -run '^$$' -bench ClusterWrites -benchtime 100000x -timeout 30m ./broker
 	# keyengine: every value of every byte of a multi-license file, then fuzz each parser for a minute.
 	KEYENGINE_EXHAUSTIVE=1 $(GO) test -count=1 -run 'Tamper' ./keyengine
 	for f in FuzzParseFile FuzzParseCompactKey FuzzParseCanonical; do $(GO) test ./keyengine -run '^$$' -fuzz "^$$f$$" -fuzztime 60s; done
+
+# Short fuzzing runs of the netconf decoders (go test -fuzz allows one
+# target per run).
+fuzz:
+	for t in FuzzReader FuzzServerRPC FuzzFastParse; do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s -fuzzminimizetime 10s ./netconf; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -97,7 +97,7 @@ func NewAPIWithConfig(b *Broker, cluster ClusterInfo, cfg APIConfig) *API {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	a := &API{b: b, cfg: cfg, mux: newRouteMux(), docs: map[string]opDoc{}, metrics: newHTTPMetrics()}
-	cfg.Registry.MustRegister(a.metrics.requests, a.metrics.duration, newStateCollector(b))
+	cfg.Registry.MustRegister(a.metrics.requests, a.metrics.duration, newStateCollector(b), newTempCollector(b))
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{ErrorLog: nil}))
 	a.routesCluster(cluster)
 	a.describeCluster()

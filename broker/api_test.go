@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -261,6 +262,7 @@ func TestAPIRoutesRolesAndTenants(t *testing.T) {
 	w := newWorld(t)
 	doc := mustDoc(t, w.api)
 	cases := w.cases()
+	maps.Copy(cases, w.rehostTempCases())
 	principals := []principal{
 		{name: "no token"},
 		{name: "bad token", token: "lb_nope"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/licbroker/licbroker/keyengine"
 	"github.com/licbroker/licbroker/netconf"
+	"github.com/licbroker/licbroker/raftstore"
 )
 
 // Store is what the broker needs of the replicated store (raftstore.Store
@@ -171,8 +172,22 @@ func (b *Broker) propose(ctx context.Context, actor, typ string, payload, out an
 	return nil
 }
 
-// storeErr maps a store error to an API error.
+// storeErr maps a store error to an API error: no quorum and an unknown
+// outcome are 503 with the reason; a command over the entry limit is 413.
 func storeErr(err error) error {
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, raftstore.ErrTooLarge):
+		return apiErr("too_large", "%s", oneLine(err))
+	case errors.Is(err, raftstore.ErrUnknownOutcome):
+		return apiErr("unavailable", "write outcome unknown (check before retrying): %s", oneLine(err))
+	case errors.Is(err, raftstore.ErrClosed):
+		return apiErr("unavailable", "%s", oneLine(err))
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return apiErr("unavailable", "timed out: %s", oneLine(err))
+	}
 	return &APIError{Code: "no_quorum", Message: "cannot commit: " + oneLine(err), Status: codeStatus["no_quorum"]}
 }
 

@@ -24,8 +24,14 @@ const (
 	CmdJobResults    = "job.results"
 	CmdJobFinish     = "job.finish"
 	CmdJobCancel     = "job.cancel"
-	CmdIdemBegin     = "idempotency.begin"
-	CmdIdemEnd       = "idempotency.end"
+	CmdRehostCreate  = "rehost.create"
+	CmdRehostRMA     = "rehost.rma"
+	// CmdRehostInstalled records the outcome of installing a rehost's
+	// licenses on the replacement (and the host key it presented).
+	CmdRehostInstalled    = "rehost.installed"
+	CmdEvaluationActivate = "evaluation.activate"
+	CmdIdemBegin          = "idempotency.begin"
+	CmdIdemEnd            = "idempotency.end"
 )
 
 // Command is the envelope replicated through Raft.

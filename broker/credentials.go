@@ -109,8 +109,31 @@ func (b *Broker) Credentials(tenant string) []CredentialInfo {
 	return out
 }
 
-// dialer returns a NETCONF dialer for a tenant's credential profile.
+// dialer returns a NETCONF dialer for a tenant's credential profile, with
+// the broker's host key policy (hostKeyCallback).
 func (b *Broker) dialer(tenant, name string) (*netconf.Dialer, error) {
+	c, key, err := b.credential(tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	b.dialMu.Lock()
+	defer b.dialMu.Unlock()
+	if d, ok := b.dialers[key]; ok {
+		return d, nil
+	}
+	cfg, err := b.clientConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg.HostKeyCallback = b.hostKeyCallback()
+	d := netconf.NewDialer(cfg)
+	b.dialers[key] = d
+	return d, nil
+}
+
+// credential returns a tenant's credential profile and a key that changes
+// when the profile does.
+func (b *Broker) credential(tenant, name string) (*Credential, string, error) {
 	var c *Credential
 	b.state.read(func(d *stateData) {
 		if v, ok := d.Credentials[tenant+"/"+name]; ok {
@@ -119,30 +142,28 @@ func (b *Broker) dialer(tenant, name string) (*netconf.Dialer, error) {
 		}
 	})
 	if c == nil {
-		return nil, apiErr("not_found", "credential profile %q does not exist in tenant %s", name, tenant)
+		return nil, "", apiErr("not_found", "credential profile %q does not exist in tenant %s", name, tenant)
 	}
-	key := tenant + "/" + name + "/" + HashToken(string(c.Sealed))
-	b.dialMu.Lock()
-	defer b.dialMu.Unlock()
-	if d, ok := b.dialers[key]; ok {
-		return d, nil
-	}
+	return c, tenant + "/" + name + "/" + HashToken(string(c.Sealed)), nil
+}
+
+// clientConfig returns the NETCONF client configuration of a credential
+// profile, without a host key policy.
+func (b *Broker) clientConfig(c *Credential) (netconf.ClientConfig, error) {
 	secret, err := b.open(c.Sealed)
 	if err != nil {
-		return nil, err
+		return netconf.ClientConfig{}, err
 	}
-	cfg := netconf.ClientConfig{User: c.Username, HostKeyCallback: b.cfg.KnownHosts.Callback(),
-		DialTimeout: b.cfg.DeviceTimeout, HelloTimeout: b.cfg.DeviceTimeout, RPCTimeout: b.cfg.DeviceTimeout}
+	cfg := netconf.ClientConfig{User: c.Username, DialTimeout: b.cfg.DeviceTimeout, HelloTimeout: b.cfg.DeviceTimeout,
+		RPCTimeout: b.cfg.DeviceTimeout}
 	if c.IsKey {
 		signer, err := ssh.ParsePrivateKey(secret)
 		if err != nil {
-			return nil, fmt.Errorf("broker: credential %s: %w", name, err)
+			return netconf.ClientConfig{}, fmt.Errorf("broker: credential %s: %w", c.Name, err)
 		}
 		cfg.Signer = signer
 	} else {
 		cfg.Password = string(secret)
 	}
-	d := netconf.NewDialer(cfg)
-	b.dialers[key] = d
-	return d, nil
+	return cfg, nil
 }

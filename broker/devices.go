@@ -259,6 +259,13 @@ func (b *Broker) refresh(ctx context.Context, actor string, dev *Device, s *netc
 
 // ReloadDevice reloads a device over NETCONF, waits for it to come back and
 // records its new state.
+//
+// A rebooting device drops its sessions, and may drop the first ones it
+// accepts while it does (the simulator ends every session of a device
+// once the session that asked for the reload has ended): a reload whose
+// session broke before the device answered is sent once more, and reading
+// the device afterwards is retried until the deadline. An rpc-error from
+// the device is final.
 func (b *Broker) ReloadDevice(ctx context.Context, actor, tenant, udi string) (*Device, error) {
 	dev, err := b.Device(tenant, udi)
 	if err != nil {
@@ -266,19 +273,36 @@ func (b *Broker) ReloadDevice(ctx context.Context, actor, tenant, udi string) (*
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*b.cfg.DeviceTimeout)
 	defer cancel()
-	s, err := b.session(ctx, dev)
-	if err != nil {
-		return nil, deviceErr(dev.UDI, err)
+	for attempt := 1; ; attempt++ {
+		s, err := b.session(ctx, dev)
+		if err != nil {
+			return nil, deviceErr(dev.UDI, err)
+		}
+		err = s.Reload(ctx)
+		var rerr *netconf.RPCError
+		var rerrs netconf.RPCErrors
+		if err == nil || attempt == 2 || errors.As(err, &rerr) || errors.As(err, &rerrs) {
+			if err != nil {
+				return nil, deviceErr(dev.UDI, err)
+			}
+			break
+		}
 	}
-	if err := s.Reload(ctx); err != nil {
-		return nil, deviceErr(dev.UDI, err)
-	}
-	// The device ends the session and boots; reconnect.
+	// The device ends the session and boots; reconnect and read it.
 	var last error
 	for delay := 50 * time.Millisecond; ; delay = min(delay*2, time.Second) {
-		s, err = b.session(ctx, dev)
+		s, err := b.session(ctx, dev)
 		if err == nil {
-			break
+			nd, rerr := b.refresh(ctx, actor, dev, s)
+			s.Close()
+			var ae *APIError
+			if rerr == nil || errors.As(rerr, &ae) {
+				if rerr != nil {
+					return nil, rerr
+				}
+				return nd, nil
+			}
+			err = rerr
 		}
 		last = err
 		select {
@@ -287,12 +311,6 @@ func (b *Broker) ReloadDevice(ctx context.Context, actor, tenant, udi string) (*
 		case <-time.After(delay):
 		}
 	}
-	defer s.Close()
-	nd, err := b.refresh(ctx, actor, dev, s)
-	if err != nil {
-		return nil, deviceErr(dev.UDI, err)
-	}
-	return nd, nil
 }
 
 func deviceErr(udi string, err error) error {

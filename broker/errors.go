@@ -16,6 +16,13 @@ type APIError struct {
 
 func (e *APIError) Error() string { return "broker: " + e.Message }
 
+// Sentinel errors.
+var (
+	// errHostKeyPin: a replacement presented another host key than the
+	// fingerprint the operator gave (RehostRequest.HostKey).
+	errHostKeyPin = errors.New("broker: host key is not the one given")
+)
+
 // Error codes, with their HTTP statuses.
 var codeStatus = map[string]int{
 	"bad_request":            http.StatusBadRequest,
@@ -23,6 +30,7 @@ var codeStatus = map[string]int{
 	"forbidden":              http.StatusForbidden,
 	"not_found":              http.StatusNotFound,
 	"conflict":               http.StatusConflict,
+	"changed":                http.StatusConflict,
 	"pak_exhausted":          http.StatusConflict,
 	"not_eligible":           http.StatusUnprocessableEntity,
 	"too_large":              http.StatusRequestEntityTooLarge,

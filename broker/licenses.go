@@ -124,22 +124,31 @@ func (b *Broker) obtain(ctx context.Context, actor, tenant string, pak *PAK, li 
 // sign makes a license record with a freshly signed license file bound to
 // the device. days is the term of an extension license.
 func (b *Broker) sign(udiText, feature, typ string, days int, pakID, tenant string) (License, error) {
+	now := b.now().Truncate(time.Second)
+	var expires *time.Time
+	if typ == "extension" {
+		t := now.Add(time.Duration(days) * 24 * time.Hour)
+		expires = &t
+	}
+	return b.signUntil(udiText, feature, typ, now, expires, pakID, tenant, "")
+}
+
+// signUntil makes a license record with a signed license file bound to the
+// device, issued at now and ending at expires (nil: never).
+func (b *Broker) signUntil(udiText, feature, typ string, now time.Time, expires *time.Time, pakID, tenant, comment string) (License, error) {
 	udi, err := keyengine.ParseUDI(udiText)
 	if err != nil {
 		return License{}, err
 	}
-	now := b.now().Truncate(time.Second)
 	id, err := keyengine.NewLicenseID(now, nil)
 	if err != nil {
 		return License{}, err
 	}
 	g := keyengine.Grant{Version: keyengine.FormatVersion, ID: id, UDI: udi, Feature: feature,
-		Type: keyengine.LicenseType(typ), IssuedAt: now, NotBefore: now.Add(-clockSkew), PAK: pakID, Tenant: tenant}
-	var expires *time.Time
-	if typ == "extension" {
-		t := now.Add(time.Duration(days) * 24 * time.Hour)
-		g.NotAfter = t
-		expires = &t
+		Type: keyengine.LicenseType(typ), IssuedAt: now, NotBefore: now.Add(-clockSkew), PAK: pakID, Tenant: tenant,
+		Comment: comment}
+	if expires != nil {
+		g.NotAfter = *expires
 	}
 	signed, err := b.cfg.Signer.Sign(g)
 	if err != nil {

@@ -30,6 +30,9 @@ type Device struct {
 	Groups          []string        `json:"groups"`
 	Credentials     string          `json:"credentials"`
 	LastSeen        time.Time       `json:"last_seen"`
+	// ReplacedBy is the UDI of the unit this device was rehosted to after
+	// it failed (see Rehost); empty while it is in service.
+	ReplacedBy string `json:"replaced_by,omitempty"`
 }
 
 // DeviceLicense is a license as last seen on the device.

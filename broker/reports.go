@@ -282,46 +282,8 @@ func plural(n int, unit string) string {
 }
 
 func (b *Broker) expiring(opt ReportOptions, now time.Time) []ExpiringLicense {
-	end := now.Add(opt.Within)
-	out := []ExpiringLicense{}
-	in := func(t *time.Time) bool { return t != nil && t.After(now) && !t.After(end) }
-	b.state.read(func(d *stateData) {
-		seen := map[string]bool{}
-		for _, k := range sortedKeys(d.Devices) {
-			dev := d.Devices[k]
-			if !opt.matches(dev) {
-				continue
-			}
-			for _, l := range dev.Licenses {
-				if l.ID != "" {
-					seen[l.ID] = true
-				}
-				if (l.Type == "evaluation" || l.Type == "extension") && l.State != "inactive" && in(l.ExpiresAt) {
-					out = append(out, ExpiringLicense{Tenant: dev.Tenant, UDI: dev.UDI, Address: dev.Address, ID: l.ID,
-						Feature: l.Feature, Type: l.Type, State: l.State, ExpiresAt: *l.ExpiresAt,
-						PeriodLeft: periodLeft(l.Type, l.State, l.ExpiresAt, now), Source: "device"})
-				}
-			}
-		}
-		for _, id := range sortedKeys(d.Licenses) {
-			l := d.Licenses[id]
-			if seen[id] || l.Type != "extension" || !l.live(now) || !in(l.Expires) || l.Tenant == "" ||
-				(opt.Tenant != "" && l.Tenant != opt.Tenant) {
-				continue
-			}
-			dev := d.Devices[l.UDI]
-			if opt.Group != "" && (dev == nil || !slices.Contains(dev.Groups, opt.Group)) {
-				continue
-			}
-			addr := ""
-			if dev != nil {
-				addr = dev.Address
-			}
-			out = append(out, ExpiringLicense{Tenant: l.Tenant, UDI: l.UDI, Address: addr, ID: l.ID, Feature: l.Feature,
-				Type: l.Type, State: l.State, ExpiresAt: *l.Expires, PeriodLeft: periodLeft(l.Type, l.State, l.Expires, now),
-				Source: "broker"})
-		}
-	})
+	var out []ExpiringLicense
+	b.state.read(func(d *stateData) { out = collectExpiring(d, opt, now) })
 	sortBy(out, func(e ExpiringLicense) string { return e.ExpiresAt.UTC().Format(time.RFC3339) + e.UDI + e.Feature })
 	return out
 }

@@ -170,6 +170,7 @@ func (a *API) routesCore() {
 
 	a.routesDevices()
 	a.routesLicenses()
+	a.routesRehostTemp()
 	a.routesJobsReports()
 	a.routesBulk()
 }

@@ -31,6 +31,13 @@ type stateData struct {
 	Tokens      map[string]*Token      `json:"tokens"`      // key: hash
 	Policies    map[string]*Policy     `json:"policies"`    // key: tenant/name
 
+	// Rehosts maps a failed device's UDI to its rehost; HostKeys maps a
+	// device address to the host key a rehost accepted there;
+	// Evaluations maps UDI/feature to a tracked evaluation license.
+	Rehosts     map[string]*Rehost          `json:"rehosts"`
+	HostKeys    map[string]*HostKeyApproval `json:"host_keys"`
+	Evaluations map[string]*Evaluation      `json:"evaluations"`
+
 	// Idem maps principal/Idempotency-Key to the request's outcome;
 	// IdemOrder holds the keys oldest first, for eviction.
 	Idem      map[string]*idemEntry `json:"idempotency"`
@@ -58,7 +65,8 @@ func emptyData() stateData {
 	return stateData{Tenants: map[string]*Tenant{}, Devices: map[string]*Device{}, PAKs: map[string]*PAK{},
 		Licenses: map[string]*License{}, Spares: map[string]*Spare{}, Jobs: map[string]*Job{},
 		Credentials: map[string]*Credential{}, Tokens: map[string]*Token{}, Idem: map[string]*idemEntry{},
-		Policies: map[string]*Policy{}, byUDI: map[string][]string{}, jobDone: map[string]map[string]struct{}{}}
+		Policies: map[string]*Policy{}, Rehosts: map[string]*Rehost{}, HostKeys: map[string]*HostKeyApproval{}, Evaluations: map[string]*Evaluation{},
+		byUDI: map[string][]string{}, jobDone: map[string]map[string]struct{}{}}
 }
 
 // fillNil replaces maps that a snapshot left null with empty ones.
@@ -93,6 +101,15 @@ func (d *stateData) fillNil() {
 	}
 	if d.Policies == nil {
 		d.Policies = e.Policies
+	}
+	if d.Rehosts == nil {
+		d.Rehosts = e.Rehosts
+	}
+	if d.HostKeys == nil {
+		d.HostKeys = e.HostKeys
+	}
+	if d.Evaluations == nil {
+		d.Evaluations = e.Evaluations
 	}
 }
 
@@ -192,6 +209,14 @@ func (a *applier) apply() (any, *APIError) {
 		return a.policyPut(decode[policyPut](c))
 	case CmdPolicyDelete:
 		return a.policyDelete(decode[policyDelete](c))
+	case CmdRehostCreate:
+		return a.rehostCreate(decode[rehostCreate](c))
+	case CmdRehostRMA:
+		return a.rehostRMA(decode[rehostRMA](c))
+	case CmdRehostInstalled:
+		return a.rehostInstalled(decode[rehostInstalled](c))
+	case CmdEvaluationActivate:
+		return a.evaluationActivate(decode[evaluationActivate](c))
 	case CmdIdemBegin:
 		return a.idemBegin(decode[idemBegin](c))
 	case CmdIdemEnd:

@@ -26,7 +26,9 @@ func (a *applier) devicesUpsert(p devicesUpsert) (any, *APIError) {
 		old, ok := a.d.Devices[d.UDI]
 		if !ok {
 			d.Groups = []string{}
+			d.ReplacedBy = ""
 			a.d.Devices[d.UDI] = &d
+			a.trackEvaluations(&d)
 			res.Added++
 			a.audit(d.Tenant, "device/"+d.UDI, "discovered at %s: %s, software %s, level %s, %d licenses",
 				d.Address, d.PID, d.SoftwareVersion, d.ActiveLevel, len(d.Licenses))
@@ -37,13 +39,15 @@ func (a *applier) devicesUpsert(p devicesUpsert) (any, *APIError) {
 			res.Conflicts = append(res.Conflicts, d.UDI)
 			continue
 		}
-		// Groups change only through device.groups.
-		d.Groups = old.Groups
+		// Groups change only through device.groups, ReplacedBy only
+		// through rehost.create.
+		d.Groups, d.ReplacedBy = old.Groups, old.ReplacedBy
 		if d.Credentials == "" {
 			d.Credentials = old.Credentials
 		}
 		changes := deviceChanges(old, &d)
 		a.d.Devices[d.UDI] = &d
+		a.trackEvaluations(&d)
 		if len(changes) == 0 {
 			res.Unchanged++
 			continue

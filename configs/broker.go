@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"time"
 
@@ -31,12 +32,23 @@ type Broker struct {
 	Peers     []Peer `mapstructure:"peers"`
 	// Join is the HTTP URL of a cluster member to join at first start.
 	Join string `mapstructure:"join"`
-	// JoinSecret lets a node join without the admin token.
+	// JoinSecret lets a node listed in Peers join without the admin
+	// token; members accept it from such nodes only.
 	JoinSecret string `mapstructure:"join_secret"`
 	// CredentialsKey (64 hex characters) encrypts device credentials; all
-	// nodes of a cluster need the same. Empty: a key is generated in the
-	// data directory (single node only).
+	// nodes of a cluster need the same, so a cluster node must set it.
+	// Empty on a single node: a key is generated in the data directory.
 	CredentialsKey string `mapstructure:"credentials_key"`
+	// KeyringFile is the signing keyring. Empty on a single node:
+	// <data_dir>/keys/keyring.pem, created on first start. A cluster node
+	// must name a file that exists (the same keyring copied to every
+	// node); it is never created for a cluster.
+	KeyringFile string `mapstructure:"keyring_file"`
+	// RaftTLSCert, RaftTLSKey and RaftTLSCA (PEM files) turn on mutual
+	// TLS between nodes: all three or none.
+	RaftTLSCert string `mapstructure:"raft_tls_cert"`
+	RaftTLSKey  string `mapstructure:"raft_tls_key"`
+	RaftTLSCA   string `mapstructure:"raft_tls_ca"`
 	// NetconfPort is the devices' NETCONF port when a discovery names none
 	// (default 830).
 	NetconfPort       int           `mapstructure:"netconf_port"`
@@ -70,6 +82,10 @@ var brokerDefaults = map[string]any{
 	"join":               "",
 	"join_secret":        "",
 	"credentials_key":    "",
+	"keyring_file":       "",
+	"raft_tls_cert":      "",
+	"raft_tls_key":       "",
+	"raft_tls_ca":        "",
 	"netconf_port":       830,
 	"device_concurrency": 64,
 	"device_timeout":     30 * time.Second,
@@ -153,9 +169,55 @@ func (c Broker) Validate() error {
 	if c.APIMaxBodyBytes < 1024 || c.APIMaxBodyBytes > 64<<20 {
 		return fmt.Errorf("configs: api_max_body_bytes %d must be between 1024 and 67108864", c.APIMaxBodyBytes)
 	}
+	return c.validateCluster()
+}
+
+// Clustered reports whether the node is (or will be) one of several: it
+// names other peers or joins a cluster.
+func (c Broker) Clustered() bool {
+	return c.Join != "" || len(c.Peers) > 1
+}
+
+func (c Broker) validateCluster() error {
+	seen := map[string]bool{}
+	self := false
 	for i, p := range c.Peers {
 		if p.ID == "" || p.RaftAddr == "" {
 			return fmt.Errorf("configs: peers[%d]: id and raft_addr are required", i)
+		}
+		if seen[p.ID] {
+			return fmt.Errorf("configs: peers: node id %q is listed twice", p.ID)
+		}
+		seen[p.ID] = true
+		if _, _, err := net.SplitHostPort(p.RaftAddr); err != nil {
+			return fmt.Errorf("configs: peers[%d] (%s): raft_addr %q: want HOST:PORT", i, p.ID, p.RaftAddr)
+		}
+		self = self || p.ID == c.NodeID
+	}
+	if len(c.Peers) > 0 && c.Bootstrap && c.Join == "" && !self {
+		return fmt.Errorf("configs: node_id %q is not in peers; a bootstrapping node must be one of them", c.NodeID)
+	}
+	if c.Join != "" {
+		u, err := url.Parse(c.Join)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("configs: join %q: want the URL of a member, like http://127.0.0.1:7801", c.Join)
+		}
+	}
+	n := 0
+	for _, f := range []string{c.RaftTLSCert, c.RaftTLSKey, c.RaftTLSCA} {
+		if f != "" {
+			n++
+		}
+	}
+	if n != 0 && n != 3 {
+		return fmt.Errorf("configs: raft_tls_cert, raft_tls_key and raft_tls_ca go together: set all three or none")
+	}
+	if c.Clustered() {
+		if c.CredentialsKey == "" {
+			return fmt.Errorf("configs: credentials_key is required on a cluster node (every node needs the same 64 hex characters; make one with: openssl rand -hex 32)")
+		}
+		if c.KeyringFile == "" {
+			return fmt.Errorf("configs: keyring_file is required on a cluster node (every node signs with the same keyring: create it once with `licbroker key init --data-dir DIR` and copy DIR/keys/keyring.pem to each node)")
 		}
 	}
 	return nil

@@ -226,8 +226,8 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		Resolve:          f.resolve,
 		HandshakeTimeout: full.HandshakeTimeout,
 		MaxSessions:      full.MaxConns,
-		Capabilities:     []string{netconf.CapLicensing, capHardware},
-		Schemas:          map[string]string{netconf.LicensingModule: netconf.LicensingYANG},
+		Capabilities:     []string{netconf.CapLicensing, netconf.CapHardware, netconf.CapIANAHardware},
+		Schemas:          netconf.Schemas(),
 		Logger:           full.Logger,
 	})
 	if err != nil {
@@ -236,9 +236,6 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	f.server = srv
 	return f, nil
 }
-
-// capHardware advertises ietf-hardware (RFC 8348).
-const capHardware = netconf.HardwareNS + "?module=ietf-hardware&revision=2018-03-13"
 
 // familyOrder assigns families by smooth weighted round robin.
 type familyOrder struct {

@@ -148,7 +148,7 @@ func (d *Device) rpc(req *netconf.Request) ([]byte, error) {
 		AcceptEULA string `xml:"accept-eula"`
 	}
 	if err := req.Decode(&in); err != nil {
-		return nil, netconf.ErrBadElement("rpc", req.Op.Local, "cannot decode "+req.Op.Local+": "+err.Error())
+		return nil, netconf.ErrBadElement("protocol", req.Op.Local, "cannot decode "+req.Op.Local+": "+err.Error())
 	}
 	switch req.Op.Local {
 	case "install-license":

@@ -1,7 +1,6 @@
 package netconf
 
 import (
-	"encoding/xml"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,12 +22,6 @@ type Hello struct {
 	HasSessionID bool
 }
 
-type xmlHello struct {
-	XMLName      xml.Name `xml:"urn:ietf:params:xml:ns:netconf:base:1.0 hello"`
-	Capabilities []string `xml:"capabilities>capability"`
-	SessionID    *string  `xml:"session-id"`
-}
-
 // Has reports whether the hello advertises capability c (ignoring any
 // query part of a module URI).
 func (h *Hello) Has(c string) bool {
@@ -42,23 +35,30 @@ func (h *Hello) Has(c string) bool {
 
 // ParseHello decodes a <hello> message.
 func ParseHello(msg []byte) (*Hello, error) {
-	var x xmlHello
-	if err := xml.Unmarshal(msg, &x); err != nil {
+	roots, err := parseNodes(msg)
+	if err != nil {
 		return nil, fmt.Errorf("netconf: bad hello: %w", err)
 	}
-	h := &Hello{}
-	for _, c := range x.Capabilities {
-		if c = strings.TrimSpace(c); c != "" {
-			h.Capabilities = append(h.Capabilities, c)
-		}
+	if len(roots) != 1 || roots[0].name.Local != "hello" || roots[0].name.Space != BaseNS {
+		return nil, fmt.Errorf("netconf: bad hello: want one <hello> in %s", BaseNS)
 	}
-	if x.SessionID != nil {
-		h.HasSessionID = true
-		id, err := strconv.ParseUint(strings.TrimSpace(*x.SessionID), 10, 32)
-		if err != nil || id == 0 {
-			return nil, fmt.Errorf("netconf: bad hello: session-id %q is not in 1..4294967295", *x.SessionID)
+	h := &Hello{}
+	for _, c := range roots[0].children {
+		switch c.name.Local {
+		case "capabilities":
+			for _, cp := range c.children {
+				if v := strings.TrimSpace(cp.text); cp.name.Local == "capability" && v != "" {
+					h.Capabilities = append(h.Capabilities, v)
+				}
+			}
+		case "session-id":
+			h.HasSessionID = true
+			id, err := strconv.ParseUint(strings.TrimSpace(c.text), 10, 32)
+			if err != nil || id == 0 {
+				return nil, fmt.Errorf("netconf: bad hello: session-id %q is not in 1..4294967295", strings.TrimSpace(c.text))
+			}
+			h.SessionID = uint32(id)
 		}
-		h.SessionID = uint32(id)
 	}
 	if !h.Has(CapBase10) && !h.Has(CapBase11) {
 		return nil, fmt.Errorf("netconf: hello has no common base version (peer offers %s)", strings.Join(h.Capabilities, ", "))

@@ -3,6 +3,7 @@ package netconf
 import (
 	"encoding/xml"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -11,7 +12,8 @@ const BaseNS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 // RPCError is an RFC 6241 <rpc-error>. It is returned as an error by client
 // calls (for severity "error") and by server handlers to answer a request
-// with an error.
+// with an error. Type is transport, rpc, protocol or application; Tag one of
+// the RFC 6241 Appendix A tags; Severity error or warning.
 type RPCError struct {
 	Type     string `xml:"error-type"`
 	Tag      string `xml:"error-tag"`
@@ -44,6 +46,46 @@ func (e *RPCError) Error() string {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
 	return b.String()
+}
+
+// RPCErrors is returned by client calls when a reply carries several
+// rpc-errors of severity "error". errors.As finds the first as *RPCError.
+type RPCErrors []*RPCError
+
+func (es RPCErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = strings.TrimPrefix(e.Error(), "netconf: ")
+	}
+	return "netconf: " + strings.Join(msgs, "; ")
+}
+
+// Unwrap returns the errors, for errors.Is and errors.As.
+func (es RPCErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// BadElement returns error-info's <bad-element>, or "".
+func (e *RPCError) BadElement() string { return e.InfoValue("bad-element") }
+
+// BadAttribute returns error-info's <bad-attribute>, or "".
+func (e *RPCError) BadAttribute() string { return e.InfoValue("bad-attribute") }
+
+// BadNamespace returns error-info's <bad-namespace>, or "".
+func (e *RPCError) BadNamespace() string { return e.InfoValue("bad-namespace") }
+
+// SessionID returns error-info's <session-id> (the lock holder of a
+// lock-denied error), or 0.
+func (e *RPCError) SessionID() uint32 {
+	id, err := strconv.ParseUint(e.InfoValue("session-id"), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(id)
 }
 
 // InfoValue returns the text of the first error-info child named local.
@@ -123,6 +165,24 @@ func ErrMissingElement(typ, elem string) *RPCError {
 func ErrBadElement(typ, elem, msg string) *RPCError {
 	return &RPCError{Type: typ, Tag: "bad-element", Severity: "error",
 		Message: msg, Info: ErrorInfo{Inner: "<bad-element>" + escape(elem) + "</bad-element>"}}
+}
+
+// ErrUnknownElement returns an unknown-element error naming the element.
+func ErrUnknownElement(typ, elem, msg string) *RPCError {
+	return &RPCError{Type: typ, Tag: "unknown-element", Severity: "error",
+		Message: msg, Info: ErrorInfo{Inner: "<bad-element>" + escape(elem) + "</bad-element>"}}
+}
+
+// ErrLockDenied returns the lock-denied error naming the session that holds
+// the lock.
+func ErrLockDenied(holder uint32, msg string) *RPCError {
+	return &RPCError{Type: "protocol", Tag: "lock-denied", Severity: "error", Message: msg,
+		Info: ErrorInfo{Inner: "<session-id>" + strconv.FormatUint(uint64(holder), 10) + "</session-id>"}}
+}
+
+// ErrInUse returns an in-use error.
+func ErrInUse(typ, msg string) *RPCError {
+	return &RPCError{Type: typ, Tag: "in-use", Severity: "error", Message: msg}
 }
 
 // ErrAccessDenied returns an access-denied error.

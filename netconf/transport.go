@@ -43,7 +43,8 @@ func (t *Transport) Send(msg []byte) error {
 	return nil
 }
 
-// Receive reads one framed message.
+// Receive reads one framed message. The message is valid until the next
+// call (the transport reuses its buffer).
 func (t *Transport) Receive() ([]byte, error) {
 	msg, err := t.rd.ReadMessage()
 	if err != nil {

@@ -3,6 +3,8 @@ package raftstore
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -23,27 +25,69 @@ type StateMachine interface {
 	Restore(r io.Reader) error
 }
 
-// fsm adapts a StateMachine to raft.FSM, unpacking batch entries.
-type fsm struct {
-	sm StateMachine
+// BatchApplier is an optional extension of StateMachine. When the state
+// machine has it, the store calls ApplyBatch once per log entry instead of
+// Apply once per command: the commands are applied in order, all at index.
+// wantResults is false when no proposer waits on this node (on followers,
+// and for entries a previous leader proposed); the state machine may then
+// skip encoding results and return nil. The state must come out the same
+// either way.
+type BatchApplier interface {
+	ApplyBatch(index uint64, cmds [][]byte, wantResults bool) [][]byte
 }
 
-// batchResult is what fsm.Apply returns for one batch entry: one result per
-// command, in order.
+// SnapshotValidator is an optional extension of StateMachine: it checks
+// that r holds a state Restore would accept, without changing anything.
+// The store calls it before a user restore, so that a file that is intact
+// but is not a state of this machine is refused instead of crashing the
+// leader.
+type SnapshotValidator interface {
+	ValidateSnapshot(r io.Reader) error
+}
+
+// fsm adapts a StateMachine to raft.FSM, unpacking batch entries. It
+// tracks the index the state machine has applied: Raft's own
+// AppliedIndex counts entries handed to the FSM goroutine, not finished.
+type fsm struct {
+	self    string
+	sm      StateMachine
+	m       *metrics
+	snaps   *raft.FileSnapshotStore
+	applied atomic.Uint64
+}
+
+// batchResult is what fsm.Apply returns for one entry: one result per
+// command, in order (nil results when no one waits on this node).
 type batchResult [][]byte
 
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	cmds, err := decodeBatch(l.Data)
+	proposer, cmds, err := decodeEntry(l.Data)
 	if err != nil {
 		// Entries are written only by this package; a bad one is a bug.
 		panic(fmt.Sprintf("raftstore: log entry %d: %v", l.Index, err))
 	}
-	out := make(batchResult, len(cmds))
+	defer f.applied.Store(l.Index)
+	if len(cmds) == 0 {
+		return nil // a read barrier
+	}
+	start := time.Now()
+	defer func() { f.m.fsmSeconds.Observe(time.Since(start).Seconds()) }()
+	want := proposer == f.self
+	if ba, ok := f.sm.(BatchApplier); ok {
+		return batchResult(ba.ApplyBatch(l.Index, cmds, want))
+	}
+	var out batchResult
+	if want {
+		out = make(batchResult, len(cmds))
+	}
 	for i, c := range cmds {
-		out[i] = f.sm.Apply(l.Index, c)
+		r := f.sm.Apply(l.Index, c)
+		if want {
+			out[i] = r
+		}
 	}
 	return out
 }
@@ -58,7 +102,24 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.sm.Restore(rc)
+	if f.m != nil {
+		f.m.restores.Inc()
+	}
+	if err := f.sm.Restore(rc); err != nil {
+		return err
+	}
+	// Raft restores the newest snapshot in the store (at start, on
+	// InstallSnapshot and on a user restore).
+	if list, err := f.snaps.List(); err == nil && len(list) > 0 {
+		f.applied.Store(list[0].Index)
+	}
+	return nil
+}
+
+// StoreConfiguration implements raft.ConfigurationStore, so that
+// configuration entries count as applied.
+func (f *fsm) StoreConfiguration(index uint64, _ raft.Configuration) {
+	f.applied.Store(index)
 }
 
 type fsmSnapshot struct {

@@ -93,17 +93,7 @@ for the feature is not charged again.`,
 	}
 	revoke.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	cmd.AddCommand(revoke)
-	cmd.AddCommand(&cobra.Command{
-		Use: "file ID", Short: "Print a license's signed license file (XML)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := newClient(g).raw("GET", "/v1/licenses/"+pathEscape(args[0])+"/file", nil)
-			if err != nil {
-				return err
-			}
-			_, err = os.Stdout.Write(b)
-			return err
-		},
-	})
+	cmd.AddCommand(newLicenseFileCmd(g), newTempCmd(g), newEvaluationsCmd(g))
 	var dsel selector
 	var file string
 	var dpaks []string

@@ -83,6 +83,7 @@ func newRoot() *cobra.Command {
 		newJobCmd(g),
 		newPolicyCmd(g),
 		newSpareCmd(g),
+		newRehostCmd(g),
 		newReportCmd(g),
 		newAuditCmd(g),
 		newWhoamiCmd(g),

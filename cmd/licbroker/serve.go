@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,7 +72,7 @@ func serve(cfg configs.Broker) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	kr, err := loadOrCreateKeyring(cfg.DataDir)
+	kr, err := loadKeyring(cfg)
 	if err != nil {
 		return err
 	}
@@ -92,8 +93,15 @@ func serve(cfg configs.Broker) error {
 	for _, p := range cfg.Peers {
 		peers = append(peers, raftstore.Peer{ID: p.ID, Addr: p.RaftAddr})
 	}
-	store, err := raftstore.Open(raftstore.Config{NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, raftDir),
-		BindAddr: cfg.RaftAddr, AdvertiseAddr: cfg.RaftAdvertise, Bootstrap: cfg.Bootstrap, Peers: peers, Logger: log}, state)
+	rcfg := raftstore.Config{NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, raftDir), BindAddr: cfg.RaftAddr,
+		AdvertiseAddr: cfg.RaftAdvertise, Bootstrap: cfg.Bootstrap && cfg.Join == "", Peers: peers,
+		JoinSecret: cfg.JoinSecret, Logger: log}
+	if cfg.RaftTLSCert != "" {
+		if rcfg.TLS, err = raftstore.LoadTLS(cfg.RaftTLSCert, cfg.RaftTLSKey, cfg.RaftTLSCA); err != nil {
+			return err
+		}
+	}
+	store, err := raftstore.Open(rcfg, state)
 	if err != nil {
 		return err
 	}
@@ -113,8 +121,9 @@ func serve(cfg configs.Broker) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(store.Collectors()...)
 	api := broker.NewAPIWithConfig(b, clusterInfo{store}, broker.APIConfig{MaxBody: cfg.APIMaxBodyBytes, Registry: reg})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: broker.WithSnapshotUploads(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	scheme := "http"
@@ -128,12 +137,14 @@ func serve(cfg configs.Broker) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if cfg.Bootstrap && len(cfg.Peers) <= 1 {
-		if err := firstStart(ctx, store, b, cfg.DataDir, log); err != nil {
+	if cfg.Join != "" && !store.HasState() {
+		if err := joinCluster(ctx, cfg, log); err != nil {
 			srv.Close()
 			return err
 		}
 	}
+	startWg := startInit(ctx, store, b, cfg.DataDir, log)
+	defer startWg.Wait()
 	log.Info("broker ready", "node", cfg.NodeID, "http", scheme+"://"+ln.Addr().String(), "raft", cfg.RaftAddr, "data", cfg.DataDir)
 	select {
 	case <-ctx.Done():
@@ -147,12 +158,17 @@ func serve(cfg configs.Broker) error {
 	return nil
 }
 
-// firstStart waits for leadership, creates the default tenant and, when no
+// firstStart waits for a leader, creates the default tenant and, when no
 // valid admin token file exists, an admin token written with mode 0600.
+// Every node of a cluster does this: each gets its own admin token file.
 func firstStart(ctx context.Context, store *raftstore.Store, b *broker.Broker, dataDir string, log *slog.Logger) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := store.WaitLeader(wctx); err != nil {
+		return err
+	}
+	// Read the cluster's latest state before deciding what is missing.
+	if err := store.Barrier(wctx); err != nil {
 		return err
 	}
 	if err := b.Init(wctx); err != nil {
@@ -173,14 +189,24 @@ func firstStart(ctx context.Context, store *raftstore.Store, b *broker.Broker, d
 	return nil
 }
 
-func loadOrCreateKeyring(dataDir string) (*keyengine.Keyring, error) {
-	path := filepath.Join(dataDir, keyringFile)
+// loadKeyring loads the signing keyring. A single node creates
+// <data-dir>/keys/keyring.pem on first start; a cluster node loads
+// keyring_file, which must exist (the same keyring on every node).
+func loadKeyring(cfg configs.Broker) (*keyengine.Keyring, error) {
+	path := filepath.Join(cfg.DataDir, keyringFile)
+	if cfg.KeyringFile != "" {
+		path = cfg.KeyringFile
+	}
 	kr, err := keyengine.LoadKeyringFile(path)
 	if err == nil {
 		return kr, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	if cfg.Clustered() || cfg.KeyringFile != "" {
+		return nil, fmt.Errorf("keyring_file %s does not exist: every node of a cluster signs with the same keyring; "+
+			"create it once with `licbroker key init --data-dir DIR` and copy DIR/%s to each node", path, keyringFile)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -215,14 +241,26 @@ func credentialsKey(cfg configs.Broker) ([]byte, error) {
 	return k, nil
 }
 
-// clusterInfo adapts raftstore.Store to broker.ClusterInfo.
-type clusterInfo struct{ s *raftstore.Store }
-
-func (c clusterInfo) Status() any { return c.s.Status() }
-
-func (c clusterInfo) Ready() error {
-	if st := c.s.Status(); st.Leader == "" {
-		return raftstore.ErrNoQuorum
-	}
-	return nil
+// startInit runs firstStart in the background until it succeeds, so that
+// a node waiting to be added to a cluster still serves /readyz and
+// /healthz. The returned group ends when it does.
+func startInit(ctx context.Context, store *raftstore.Store, b *broker.Broker, dataDir string, log *slog.Logger) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			err := firstStart(ctx, store, b, dataDir, log)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			log.Warn("initialising: waiting for the cluster", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return &wg
 }

@@ -1,0 +1,286 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+type proposal struct {
+	cmd      []byte
+	start    time.Time
+	deadline time.Time // the proposer's; the batch gives up a little before
+	done     chan result
+	// state: queued, then taken by a batch or abandoned by a proposer
+	// that gave up first (an abandoned proposal is never sent).
+	state atomic.Int32
+}
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+type result struct {
+	data []byte
+	err  error
+}
+
+// Apply proposes one command and waits for the state machine's result. It
+// works on every node: a follower forwards the command to the leader and
+// answers once it has applied the command itself, so a read on the same
+// node right after sees the write.
+// Errors: ErrNoQuorum (nothing applied: no leader reachable before the
+// deadline), ErrUnknownOutcome (the leader was lost after taking the
+// command), ErrTooLarge, ErrClosed, or the context's error.
+func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) > s.cfg.MaxBatchBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), s.cfg.MaxBatchBytes)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.ApplyTimeout)
+		defer cancel()
+	}
+	dl, _ := ctx.Deadline()
+	p := &proposal{cmd: cmd, start: time.Now(), deadline: dl, done: make(chan result, 1)}
+	select {
+	case s.proposals <- p:
+	case <-s.stop:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, ctx.Err())
+	}
+	select {
+	case r := <-p.done:
+		s.m.applySeconds.Observe(time.Since(p.start).Seconds())
+		return r.data, r.err
+	case <-ctx.Done():
+		if p.state.CompareAndSwap(queued, abandoned) {
+			return nil, fmt.Errorf("%w: not proposed before the deadline, the store is saturated or has no leader (%v)", ErrNoQuorum, ctx.Err())
+		}
+		// The command may still commit; the caller cannot know.
+		return nil, fmt.Errorf("%w: no answer in time (%v)", ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+// batcher coalesces waiting proposals into batches, bounded by count and
+// size. When batches are already in flight it lingers briefly for more; a
+// lone writer is never delayed.
+func (s *Store) batcher() {
+	defer s.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		var first *proposal
+		select {
+		case first = <-s.proposals:
+		case <-s.stop:
+			return
+		}
+		batch, size := []*proposal{first}, len(first.cmd)
+		lingering := false
+	collect:
+		for len(batch) < s.cfg.MaxBatch && size < s.cfg.MaxBatchBytes {
+			var p *proposal
+			select {
+			case p = <-s.proposals:
+			default:
+				if s.cfg.Linger < 0 || len(s.inflight) == 0 {
+					break collect
+				}
+				if !lingering {
+					timer.Reset(s.cfg.Linger)
+					lingering = true
+				}
+				select {
+				case p = <-s.proposals:
+				case <-timer.C:
+					lingering = false
+					break collect
+				case <-s.stop:
+					break collect
+				}
+			}
+			if size+len(p.cmd) > s.cfg.MaxBatchBytes {
+				s.dispatch(batch)
+				batch, size = nil, 0
+			}
+			batch = append(batch, p)
+			size += len(p.cmd)
+		}
+		if lingering {
+			timer.Stop()
+		}
+		s.dispatch(batch)
+	}
+}
+
+// dispatch hands a batch on once an in-flight slot is free; while all
+// slots are taken, proposals pile up and form larger batches.
+func (s *Store) dispatch(batch []*proposal) {
+	select {
+	case s.inflight <- struct{}{}:
+	case <-s.stop:
+		for _, p := range batch {
+			p.done <- result{err: ErrClosed}
+		}
+		return
+	}
+	// Proposers that gave up while the batch waited for a slot are left
+	// out: nothing of theirs is ever sent.
+	live := batch[:0]
+	for _, p := range batch {
+		if p.state.CompareAndSwap(queued, taken) {
+			live = append(live, p)
+		}
+	}
+	if batch = live; len(batch) == 0 {
+		<-s.inflight
+		return
+	}
+	s.m.batchCommands.Observe(float64(len(batch)))
+	cmds := make([][]byte, len(batch))
+	deadline := time.Now().Add(s.cfg.ApplyTimeout)
+	for i, p := range batch {
+		cmds[i] = p.cmd
+		if p.deadline.Before(deadline) {
+			deadline = p.deadline
+		}
+	}
+	// Answer before the most impatient proposer gives up, so that it
+	// hears "no quorum" rather than nothing.
+	deadline = deadline.Add(-min(50*time.Millisecond, time.Until(deadline)/10))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.inflight }()
+		ctx, cancel := context.WithDeadline(s.ctx, deadline)
+		defer cancel()
+		res, err := s.applyBatch(ctx, cmds)
+		for i, p := range batch {
+			if err != nil {
+				p.done <- result{err: err}
+				continue
+			}
+			p.done <- result{data: res[i]}
+		}
+	}()
+}
+
+// applyBatch commits cmds as one entry, on this node if it leads or
+// through the leader. It retries only while nothing can have been
+// applied (no leader yet, leader unreachable, leader moved before taking
+// the entry).
+func (s *Store) applyBatch(ctx context.Context, cmds [][]byte) ([][]byte, error) {
+	var last error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if err := s.pause(ctx, attempt); err != nil {
+				return nil, noQuorum(last, err)
+			}
+		}
+		if s.raft.State() == raft.Leader {
+			res, _, err := s.applyLocal(ctx, cmds)
+			if err == nil || !errors.Is(err, ErrNotLeader) {
+				return res, err
+			}
+			last = err
+			continue
+		}
+		addr, id := s.raft.LeaderWithID()
+		if addr == "" {
+			last = errors.New("no leader elected")
+			continue
+		}
+		s.m.forwardedWrites.Add(float64(len(cmds)))
+		res, index, err := s.forwardApply(ctx, string(addr), cmds)
+		if err == nil {
+			// Read your writes: answer once this node has applied the
+			// entry too. The write is committed either way, so a slow
+			// follower still returns the result when the wait runs out.
+			s.waitApplied(ctx, index)
+			return res, nil
+		}
+		var se *safeError
+		if errors.As(err, &se) {
+			last = fmt.Errorf("leader %s at %s: %w", id, addr, se.err)
+			continue
+		}
+		return nil, err
+	}
+}
+
+// applyLocal proposes an entry on this node, which must lead, and returns
+// the results and the entry's index. An error wrapping ErrNotLeader means
+// the entry was not appended.
+func (s *Store) applyLocal(ctx context.Context, cmds [][]byte) ([][]byte, uint64, error) {
+	timeout := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	fut := s.raft.Apply(encodeEntry(s.cfg.NodeID, cmds), timeout)
+	if err := fut.Error(); err != nil {
+		return nil, 0, translate(err)
+	}
+	res, _ := fut.Response().(batchResult)
+	if len(res) != len(cmds) {
+		// The state machine returned no results: give each proposer nil.
+		res = make(batchResult, len(cmds))
+	}
+	return res, fut.Index(), nil
+}
+
+// pause waits before a retry: 10ms doubling to 100ms.
+func (s *Store) pause(ctx context.Context, attempt int) error {
+	d := 10 * time.Millisecond << min(attempt-1, 3)
+	d = min(d, 100*time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return ErrClosed
+	}
+}
+
+func noQuorum(last, err error) error {
+	if errors.Is(err, ErrClosed) {
+		return ErrClosed
+	}
+	if last == nil {
+		return fmt.Errorf("%w: %v", ErrNoQuorum, err)
+	}
+	return fmt.Errorf("%w: %v (gave up: %v)", ErrNoQuorum, last, err)
+}
+
+// translate maps Raft's errors to the store's. Errors raised before the
+// entry was appended wrap ErrNotLeader (safe to retry elsewhere); errors
+// after it wrap ErrUnknownOutcome.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w (%v)", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore):
+		return fmt.Errorf("%w (%v)", ErrUnknownOutcome, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	}
+	return fmt.Errorf("raftstore: %w", err)
+}
+
+// safeError marks a failure that happened before the leader could have
+// taken a request, so retrying cannot apply anything twice.
+type safeError struct{ err error }
+
+func (e *safeError) Error() string { return e.err.Error() }
+func (e *safeError) Unwrap() error { return e.err }
