@@ -330,7 +330,7 @@ func TestPolicyLicensesDiscoveredDevices(t *testing.T) {
 }
 
 // TestUDIChangedAndRefresh: a device replaced at the same address is
-// reported (its new host key refused; with forget_host_keys, the new
+// reported (its new host key refused; once the key is trusted, the new
 // identity recorded beside the old record, not merged into it); refresh
 // reports changes, a lost license and the replaced device.
 func TestUDIChangedAndRefresh(t *testing.T) {
@@ -373,14 +373,16 @@ func TestUDIChangedAndRefresh(t *testing.T) {
 	}
 	wantResult(t, ref, f.Devices()[3].UDI().String(), true, StatusUnchanged, "", 1)
 
-	// Discovery refuses the new host key unless told to trust it; then it
-	// reports the new identity and keeps the old record.
+	// Discovery refuses the replacement's new host key (only a rehost
+	// approves one). Once the key is trusted (here: forgotten on this node,
+	// as an operator would), discovery reports the new identity and keeps
+	// the old record beside it.
 	d1 := e.discover(f, "")
 	wantResult(t, d1, f.Addrs[1], false, StatusHostKey, "changed", 1)
-	d2 := e.run(func(ctx context.Context) (*Job, error) {
-		return e.b.StartDiscover(ctx, "admin:test", DefaultTenant, DiscoverRequest{Targets: []string{f.Addrs[1][:strings.LastIndexByte(f.Addrs[1], ':')]},
-			Port: f.Port, ForgetHostKeys: true})
-	})
+	if err := e.b.cfg.KnownHosts.Forget(f.Addrs[1]); err != nil {
+		t.Fatal(err)
+	}
+	d2 := e.discover(f, "")
 	r := wantResult(t, d2, f.Addrs[1], true, StatusUDIChanged, "", 1)
 	if r.UDI != new1 || !strings.Contains(r.Detail, "was "+old1) {
 		t.Fatalf("udi-changed result %+v", r)

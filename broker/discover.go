@@ -20,10 +20,6 @@ type DiscoverRequest struct {
 	// Concurrency bounds the sessions open at once (default: the
 	// broker's device_concurrency).
 	Concurrency int `json:"concurrency,omitempty"`
-	// ForgetHostKeys trusts the host keys the devices present now instead
-	// of the ones recorded (after devices were replaced). Without it a
-	// changed host key is reported and the device is not read.
-	ForgetHostKeys bool `json:"forget_host_keys,omitempty"`
 }
 
 // StartDiscover starts a discovery job over the targets (CIDRs or
@@ -53,8 +49,7 @@ func (b *Broker) StartDiscover(ctx context.Context, actor, tenant string, req Di
 		specs[i] = strings.TrimSpace(s)
 	}
 	return b.startJob(ctx, Job{ID: newID("job-"), Tenant: tenant, Kind: JobDiscover, Actor: actor,
-		Params: JobParams{Specs: specs, Port: req.Port, Credentials: req.Credentials, Concurrency: req.Concurrency,
-			ForgetHostKeys: req.ForgetHostKeys}})
+		Params: JobParams{Specs: specs, Port: req.Port, Credentials: req.Credentials, Concurrency: req.Concurrency}})
 }
 
 func checkConcurrency(n int) error {
@@ -107,11 +102,6 @@ func (d *discoverer) one(ctx context.Context, addr string) outcome {
 	r := JobResult{Target: addr}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.DeviceTimeout)
 	defer cancel()
-	if j.Params.ForgetHostKeys {
-		if err := b.cfg.KnownHosts.Forget(addr); err != nil {
-			return outcome{res: fail(r, StatusError, err)}
-		}
-	}
 	s, err := d.dl.Dial(ctx, addr)
 	if err != nil {
 		return outcome{res: fail(r, classifyDial(err), err)}

@@ -188,9 +188,6 @@ type JobParams struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// Scheduled marks a refresh started by the schedule.
 	Scheduled bool `json:"scheduled,omitempty"`
-	// ForgetHostKeys makes a discovery trust the host keys devices
-	// present now (devices were replaced).
-	ForgetHostKeys bool `json:"forget_host_keys,omitempty"`
 }
 
 // JobResult is the outcome for one target of a job.

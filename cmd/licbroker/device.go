@@ -13,7 +13,7 @@ func newDeviceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "device", Short: "Discover and inspect devices"}
 	var port, concurrency int
 	var creds string
-	var wait, forget bool
+	var wait bool
 	discover := &cobra.Command{
 		Use:   "discover CIDR... [--port N] [--credentials NAME] [--concurrency N] [--wait]",
 		Short: "Discover devices by address over NETCONF (identity and license state)",
@@ -25,7 +25,7 @@ listed with the reason; the job goes on. A device at a known address whose
 identity changed is reported and recorded beside the old record.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := map[string]any{"targets": args, "port": port, "credentials": creds, "concurrency": concurrency, "forget_host_keys": forget}
+			in := map[string]any{"targets": args, "port": port, "credentials": creds, "concurrency": concurrency}
 			var j jobJSON
 			c := newClient(g)
 			if err := c.do("POST", "/v1/discover", in, &j); err != nil {
@@ -40,7 +40,6 @@ identity changed is reported and recorded beside the old record.`,
 	discover.Flags().IntVar(&port, "port", 0, "NETCONF port (default: the broker's netconf_port, 830 unless configured)")
 	discover.Flags().StringVar(&creds, "credentials", "default", "device login profile")
 	discover.Flags().IntVar(&concurrency, "concurrency", 0, "sessions open at once (default: the broker's device_concurrency)")
-	discover.Flags().BoolVar(&forget, "forget-host-keys", false, "trust the host keys the devices present now (after replacing devices)")
 	discover.Flags().BoolVar(&wait, "wait", false, "wait for the job (progress bar on a terminal) and show its results")
 	cmd.AddCommand(discover)
 
