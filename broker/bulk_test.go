@@ -327,6 +327,23 @@ func TestPolicyLicensesDiscoveredDevices(t *testing.T) {
 	if again.Statuses[StatusUnchanged] != len(f.Addrs) || e.used("PAK00000001") != n3750 || e.used("PAK00000002") != n3560 {
 		t.Fatalf("second discovery: %v; PAKs used %d and %d", again.Statuses, e.used("PAK00000001"), e.used("PAK00000002"))
 	}
+	// A policy added later acts on known devices at the next discovery;
+	// their records change.
+	e.addPAK("PAK00000003", "advipservices", 100, "880")
+	if _, err := e.b.PutPolicy(ctx, "admin:test", DefaultTenant, PolicyRequest{Name: "rt", Feature: "advipservices", Family: "880"}); err != nil {
+		t.Fatal(err)
+	}
+	third := e.discover(f, "")
+	n880 := 0
+	for i, d := range f.Devices() {
+		if d.Family().ID == "880" {
+			n880++
+			wantResult(t, third, f.Addrs[i], true, StatusChanged, "", 1)
+		}
+	}
+	if n880 == 0 || e.used("PAK00000003") != n880 || third.Statuses[StatusChanged] != n880 {
+		t.Fatalf("third discovery: %v; PAK used %d for %d routers", third.Statuses, e.used("PAK00000003"), n880)
+	}
 }
 
 // TestUDIChangedAndRefresh: a device replaced at the same address is
@@ -338,8 +355,8 @@ func TestUDIChangedAndRefresh(t *testing.T) {
 	f := e.simFleet(4, only3750)
 	e.discover(f, "")
 	e.addPAK("PAK00000001", "ipservices", 10, "3750e")
-	inst := e.install(InstallRequest{PAK: "PAK00000001", Devices: []string{f.Devices()[0].UDI().String()}})
-	lid := inst.Results[0].License
+	inst := e.install(InstallRequest{PAK: "PAK00000001", Devices: []string{f.Devices()[0].UDI().String(), f.Devices()[1].UDI().String()}})
+	lid := byTarget(inst)[f.Devices()[0].UDI().String()].License
 	old1 := f.Devices()[1].UDI().String()
 	if err := f.Devices()[1].Replace(); err != nil {
 		t.Fatal(err)
@@ -397,6 +414,23 @@ func TestUDIChangedAndRefresh(t *testing.T) {
 		return e.b.StartRefresh(ctx, "admin:test", DefaultTenant, RefreshRequest{Devices: []string{old1}})
 	})
 	wantResult(t, ref2, old1, false, StatusUDIChanged, "now answers as "+new1, 1)
+
+	// Rehosted away, the old record is dead: selections leave it out, and
+	// a job that names it says so without contacting anything.
+	if _, err := e.b.Rehost(context.Background(), "admin:test", DefaultTenant, RehostRequest{Failed: old1, Replacement: new1}); err != nil {
+		t.Fatal(err)
+	}
+	ref3 := e.run(func(ctx context.Context) (*Job, error) {
+		return e.b.StartRefresh(ctx, "admin:test", DefaultTenant, RefreshRequest{All: true})
+	})
+	if _, found := byTarget(ref3)[old1]; found || ref3.Total != 4 {
+		t.Fatalf("a refresh of all devices included the rehosted %s: %d targets", old1, ref3.Total)
+	}
+	wantResult(t, ref3, new1, true, StatusUnchanged, "", 1)
+	ref4 := e.run(func(ctx context.Context) (*Job, error) {
+		return e.b.StartRefresh(ctx, "admin:test", DefaultTenant, RefreshRequest{Devices: []string{old1}})
+	})
+	wantResult(t, ref4, old1, false, StatusReplaced, "replaced by "+new1, 1)
 }
 
 // TestCancelAndProgress: a job over slow devices reports its progress

@@ -247,6 +247,9 @@ func (b *Broker) installOne(ctx context.Context, j *Job, pakIDs []string, udi st
 	if err != nil {
 		return outcome{res: fail(r, StatusNotFound, err)}
 	}
+	if dev.ReplacedBy != "" {
+		return replaced(r, dev)
+	}
 	paks := make([]*PAK, 0, len(pakIDs))
 	for _, id := range pakIDs {
 		p, err := b.PAK(j.Tenant, id)
@@ -370,6 +373,9 @@ func (b *Broker) deployOne(ctx context.Context, j *Job, udi string) outcome {
 	dev, err := b.Device(j.Tenant, udi)
 	if err != nil {
 		return outcome{res: fail(r, StatusNotFound, err)}
+	}
+	if dev.ReplacedBy != "" {
+		return replaced(r, dev)
 	}
 	var lics []*License
 	installed := 0

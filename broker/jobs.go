@@ -48,6 +48,7 @@ const (
 	StatusDropped      = "dropped"           // the session ended mid-request
 	StatusConflict     = "conflict"          // the device belongs to another tenant
 	StatusNotFound     = "not-found"         // the device is no longer in inventory
+	StatusReplaced     = "replaced"          // the device was rehosted to another: not contacted
 	StatusUnavailable  = "unavailable"       // the broker could not commit (no quorum)
 	StatusError        = "error"
 )
@@ -173,6 +174,11 @@ func (b *Broker) startJob(ctx context.Context, j Job) (*Job, error) {
 	b.kickRunner()
 	v := out.view(b.now())
 	return &v, nil
+}
+
+// replaced fails a target whose device was rehosted away (assumed dead).
+func replaced(r JobResult, dev *Device) outcome {
+	return outcome{res: fail(r, StatusReplaced, fmt.Errorf("device %s was replaced by %s (rehost); it is not contacted", dev.UDI, dev.ReplacedBy))}
 }
 
 // fail fills a result for a failure.

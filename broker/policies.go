@@ -169,6 +169,9 @@ func (d *discoverer) applyPolicies(ctx context.Context, s *netconf.Client, o *ou
 	if len(notes) > 0 {
 		o.res.Detail = strings.TrimPrefix(o.res.Detail+"; "+strings.Join(notes, "; "), "; ")
 	}
+	if len(o.installed) > 0 && o.res.Status == StatusUnchanged {
+		o.res.Status = StatusChanged
+	}
 }
 
 // holdsLive reports whether the broker's records give the device a live

@@ -45,6 +45,9 @@ func (b *Broker) refreshOne(ctx context.Context, j *Job, udi string) outcome {
 	if err != nil {
 		return outcome{res: fail(r, StatusNotFound, err)}
 	}
+	if dev.ReplacedBy != "" {
+		return replaced(r, dev)
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.DeviceTimeout)
 	defer cancel()
 	s, err := b.session(ctx, dev)

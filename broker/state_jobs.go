@@ -98,7 +98,8 @@ func (a *applier) jobTargets(j *Job) ([]string, *APIError) {
 		}
 		for _, u := range sortedKeys(a.d.Devices) {
 			dev := a.d.Devices[u]
-			if dev.Tenant == j.Tenant && f.Match(dev) && a.wants(j, paks, dev) {
+			// A device rehosted away is dead: only its replacement counts.
+			if dev.Tenant == j.Tenant && dev.ReplacedBy == "" && f.Match(dev) && a.wants(j, paks, dev) {
 				out = append(out, u)
 			}
 		}
