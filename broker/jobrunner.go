@@ -395,9 +395,6 @@ func (r *resultRecorder) drain(ctx context.Context, pending []outcome) bool {
 	return true
 }
 
-// errSuperseded: another claim of the job refused the results.
-var errSuperseded = errors.New("broker: job superseded")
-
 // flush commits pending outcomes, jobBatch at a time, and returns those
 // not yet committed. Results refused because the job was taken over are
 // dropped (the new runner works those targets).

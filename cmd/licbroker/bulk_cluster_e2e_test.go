@@ -68,7 +68,7 @@ func TestBulkLeaderKillE2E(t *testing.T) {
 	op.ok("pak", "add", "--id", "PAKKILLSW01", "--feature", "ipservices", "--quantity", "100", "--family", "3750e", "--family", "3560e")
 	op.ok("pak", "add", "--id", "PAKKILLRT01", "--feature", "advipservices", "--quantity", "100", "--family", "880", "--family", "860")
 	// Slow devices, so that the job is still running when the leader dies.
-	ctl.run("fault", "set", fmt.Sprintf("0-%d", devices-1), "--latency", "150ms")
+	ctl.fault(0, devices-1, `{"latency": "150ms"}`)
 	var started e2eJob
 	op.json(&started, "license", "install", "--pak", "PAKKILLSW01", "--pak", "PAKKILLRT01", "--all")
 	var j e2eJob
@@ -96,7 +96,7 @@ func TestBulkLeaderKillE2E(t *testing.T) {
 	if doneAtKill >= devices {
 		t.Fatalf("the job ended before the leader was killed (%d done)", doneAtKill)
 	}
-	ctl.run("fault", "clear", fmt.Sprintf("0-%d", devices-1))
+	ctl.fault(0, devices-1, "")
 
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		out, _, err := op.run("job", "show", started.ID, "-o", "json")

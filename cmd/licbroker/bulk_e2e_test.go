@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -64,6 +65,28 @@ type simCtl struct {
 	addr string
 }
 
+// fault sets (or, with an empty body, clears) the faults of devices
+// first..last through the control API, without a process per call.
+func (s simCtl) fault(first, last int, body string) {
+	s.t.Helper()
+	for i := first; i <= last; i++ {
+		method := http.MethodPut
+		if body == "" {
+			method = http.MethodDelete
+		}
+		req, _ := http.NewRequest(method, fmt.Sprintf("http://%s/devices/%d/fault", s.addr, i), strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			s.t.Fatalf("%s fault of device %d: %s", method, i, resp.Status)
+		}
+	}
+}
+
 func (s simCtl) run(args ...string) {
 	s.t.Helper()
 	out, err := exec.Command(filepath.Join(binDir, "devicesim"), append(args, "--control-addr", s.addr)...).CombinedOutput()
@@ -95,9 +118,9 @@ func TestBulkFaultsE2E(t *testing.T) {
 	addr := func(i int) string { return fmt.Sprintf("%s.%d:%s", base, i+1, simPort) }
 
 	ctl.run("fault", "set", "1", "--unreachable")
-	ctl.run("fault", "set", "2", "--auth-failure")
-	ctl.run("fault", "set", "3", "--latency", "5s")
-	ctl.run("fault", "set", "4", "--drop", "before")
+	ctl.fault(2, 2, `{"auth_failure": true}`)
+	ctl.fault(3, 3, `{"latency": "5s"}`)
+	ctl.fault(4, 4, `{"drop": "before"}`)
 	var disc e2eJob
 	c.json(&disc, "device", "discover", base+".0/28", "--wait")
 	if disc.State != "done" || disc.Total != 14 || disc.Done != 8 || disc.Failed != 6 {
@@ -144,8 +167,8 @@ func TestBulkFaultsE2E(t *testing.T) {
 	// A bulk install: one switch refuses, one drops the session after
 	// installing. The command fails with the first reason.
 	c.ok("pak", "add", "--id", "PAK0000BLK1", "--feature", "ipservices", "--quantity", "50", "--family", "3750e")
-	ctl.run("fault", "set", strconv.Itoa(index[sw[0]]), "--storage-full")
-	ctl.run("fault", "set", strconv.Itoa(index[sw[1]]), "--drop", "after")
+	ctl.fault(index[sw[0]], index[sw[0]], `{"storage_full": true}`)
+	ctl.fault(index[sw[1]], index[sw[1]], `{"drop": "after"}`)
 	line := c.fails("license storage full", "license", "install", "--pak", "PAK0000BLK1", "--family", "3750e", "--wait")
 	if !strings.Contains(line, "and 1 more failures") {
 		t.Fatalf("error line %q does not count the other failure", line)
@@ -173,7 +196,8 @@ func TestBulkFaultsE2E(t *testing.T) {
 		}
 	}
 	wantUsed("PAK0000BLK1", len(sw))
-	ctl.run("fault", "clear", strconv.Itoa(index[sw[0]]), strconv.Itoa(index[sw[1]]))
+	ctl.fault(index[sw[0]], index[sw[0]], "")
+	ctl.fault(index[sw[1]], index[sw[1]], "")
 	c.json(&retry, "job", "retry", inst.ID, "--wait")
 	if retry.Done != 2 || retry.Failed != 0 {
 		t.Fatalf("install retry %+v", retry)
@@ -224,7 +248,7 @@ func TestBulkFaultsE2E(t *testing.T) {
 	}
 
 	// Cancel: a slow refresh, one device at a time.
-	ctl.run("fault", "set", "0-11", "--latency", "400ms")
+	ctl.fault(0, 11, `{"latency": "400ms"}`)
 	out = c.ok("device", "refresh", "--all", "--concurrency", "1", "-o", "json")
 	id := jobID(t, out)
 	c.ok("job", "cancel", id)
