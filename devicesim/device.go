@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/licbroker/licbroker/keyengine"
@@ -29,9 +28,6 @@ type Device struct {
 	fault  *Fault     // nil: no fault injected
 	signer ssh.Signer // host key, derived on first use
 
-	// reloadSession is the NETCONF session that asked for a reload; when it
-	// ends, the device drops its other sessions.
-	reloadSession atomic.Uint32
 }
 
 // deviceState is what a device keeps across reloads and process restarts:

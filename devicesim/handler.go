@@ -191,25 +191,17 @@ func (d *Device) rpc(req *netconf.Request) ([]byte, error) {
 		}
 		return nil, appErr(d.SetBootLevel(in.Level))
 	case "reload":
-		// Boot now, answer, end this session; when it has ended, drop the
-		// device's other sessions (SessionEnded).
+		// A rebooting device drops its other sessions at once, boots,
+		// answers and ends this session. Sessions opened from now on see
+		// the booted device and are left alone.
+		d.fleet.server.CloseSessionsExcept(d, req.SessionID)
 		if err := d.boot(); err != nil {
 			return nil, appErr(err)
 		}
-		d.reloadSession.Store(req.SessionID)
 		req.CloseSession()
 		return nil, nil
 	}
 	return nil, netconf.ErrUnknownOperation
-}
-
-// SessionEnded implements netconf.SessionEnder: after the session that
-// asked for a reload has ended, the device drops all its other sessions,
-// as a rebooting device does.
-func (d *Device) SessionEnded(id uint32) {
-	if id != 0 && d.reloadSession.CompareAndSwap(id, 0) {
-		d.fleet.server.CloseSessions(d)
-	}
 }
 
 func appErr(err error) error {

@@ -294,12 +294,18 @@ func (s *Server) Close() error {
 }
 
 // CloseSessions ends every live session served by handler h (a device
-// that reloads or powers off drops its sessions).
-func (s *Server) CloseSessions(h Handler) {
+// that powers off drops its sessions).
+func (s *Server) CloseSessions(h Handler) { s.CloseSessionsExcept(h, 0) }
+
+// CloseSessionsExcept ends every live session served by h except the
+// session keep (0 keeps none): a device that reloads drops its other
+// sessions at once while the session that asked still gets its reply.
+// Sessions opened afterwards are not touched.
+func (s *Server) CloseSessionsExcept(h Handler, keep uint32) {
 	s.mu.Lock()
 	var victims []*serverSession
 	for _, ss := range s.live {
-		if ss.h == h {
+		if ss.h == h && ss.id != keep {
 			victims = append(victims, ss)
 		}
 	}
