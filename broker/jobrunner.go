@@ -181,7 +181,7 @@ func (b *Broker) workJob(ctx context.Context, id string, epoch uint64) {
 			b.cfg.Logger.Warn("finishing job", "job", id, "err", err)
 		}
 	}
-	work, err := b.jobWorker(ctx, &j)
+	work, err := b.jobWorker(&j)
 	if err != nil {
 		finish(JobFailed, asAPIError(err).Message)
 		return
@@ -201,7 +201,7 @@ func (b *Broker) workJob(ctx context.Context, id string, epoch uint64) {
 }
 
 // jobWorker returns the function that works one target of a job.
-func (b *Broker) jobWorker(ctx context.Context, j *Job) (jobWork, error) {
+func (b *Broker) jobWorker(j *Job) (jobWork, error) {
 	switch j.Kind {
 	case JobDiscover:
 		return b.discoverWorker(j)
