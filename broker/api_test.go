@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -27,6 +30,8 @@ type world struct {
 	spare   string
 	markers map[string][]string // identifiers only that tenant may see
 	files   map[string]string
+	stored  map[string]string // a device with a license kept in inventory
+	silent  string            // an address that accepts connections and says nothing
 }
 
 var uniq atomic.Int64
@@ -34,7 +39,8 @@ var uniq atomic.Int64
 func newWorld(t *testing.T) *world {
 	e := newEnv(t)
 	w := &world{env: e, tokens: map[string]string{}, devices: map[string][]string{}, paks: map[string]string{},
-		lics: map[string]string{}, jobs: map[string]string{}, markers: map[string][]string{}, files: map[string]string{}}
+		lics: map[string]string{}, jobs: map[string]string{}, markers: map[string][]string{}, files: map[string]string{},
+		stored: map[string]string{}, silent: silentListener(t)}
 	ctx := context.Background()
 	for _, tn := range []string{"acme", "globex"} {
 		if _, err := e.b.CreateTenant(ctx, "admin:test", tn); err != nil {
@@ -92,6 +98,10 @@ func newWorld(t *testing.T) *world {
 			t.Fatalf("%s install: %+v", tn, jj)
 		}
 		w.lics[tn] = jj.Results[0].License
+		w.stored[tn] = udi
+		if _, err := e.b.PutPolicy(ctx, "admin:test", tn, PolicyRequest{Name: tn + "-pol", Feature: p.Lines[0].Feature}); err != nil {
+			t.Fatal(err)
+		}
 		l, _ := e.b.License(tn, w.lics[tn])
 		w.files[tn] = string(l.File)
 		if tn == "globex" {
@@ -107,6 +117,37 @@ func newWorld(t *testing.T) *world {
 		w.markers[tn] = append([]string{`"` + tn + `"`, w.paks[tn], w.lics[tn], w.jobs[tn]}, w.devices[tn]...)
 	}
 	return w
+}
+
+// silentListener accepts connections on a random loopback address and never
+// answers, until the test ends.
+func silentListener(t *testing.T) string {
+	ln, err := net.Listen("tcp", randomLoopback()+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
 }
 
 // principal is a caller of the API in the route matrix.
@@ -179,9 +220,32 @@ func (w *world) cases() map[string]routeCase {
 		"GET /v1/jobs":                  {path: fixed("/v1/jobs"), okStatus: 200, cross: 200},
 		"GET /v1/jobs/{id}":             {path: func(o string) string { return "/v1/jobs/" + w.jobs[o] }, okStatus: 200, cross: 404},
 		"POST /v1/jobs/{id}/cancel": {path: func(o string) string {
+			// A discovery of an address that never answers runs for a while.
 			id := fmt.Sprintf("job-t%d", n())
-			w.propose(CmdJobCreate, jobCreate{Job: Job{ID: id, Tenant: o, Kind: JobInstall}}, nil)
+			host, port, _ := net.SplitHostPort(w.silent)
+			pn, _ := strconv.Atoi(port)
+			w.propose(CmdJobCreate, jobCreate{Job: Job{ID: id, Tenant: o, Kind: JobDiscover,
+				Params: JobParams{Specs: []string{host}, Port: pn, Credentials: "default"}}}, nil)
 			return "/v1/jobs/" + id + "/cancel"
+		}, okStatus: 200, cross: 404},
+		"POST /v1/jobs/{id}/retry": {path: func(o string) string { return "/v1/jobs/" + w.jobs[o] + "/retry" }, okStatus: 202, cross: 404},
+		"POST /v1/refresh": {path: fixed("/v1/refresh"), okStatus: 202, cross: 404, body: func(o string) any {
+			return RefreshRequest{Devices: []string{dev0(o)}}
+		}},
+		"POST /v1/licenses/deploy": {path: fixed("/v1/licenses/deploy"), okStatus: 202, cross: 404, body: func(o string) any {
+			return DeployRequest{Devices: []string{w.stored[o]}}
+		}},
+		"GET /v1/policies": {path: fixed("/v1/policies"), okStatus: 200, cross: 200},
+		"POST /v1/policies": {path: fixed("/v1/policies"), okStatus: 201, cross: 201, body: func(string) any {
+			return PolicyRequest{Name: fmt.Sprintf("p%d", n()), Feature: "ipservices", Family: "3750e"}
+		}},
+		"GET /v1/policies/{name}": {path: func(o string) string { return "/v1/policies/" + o + "-pol" }, okStatus: 200, cross: 404},
+		"DELETE /v1/policies/{name}": {path: func(o string) string {
+			name := fmt.Sprintf("del%d", n())
+			if _, err := w.b.PutPolicy(context.Background(), "admin:test", o, PolicyRequest{Name: name, Feature: "ipservices"}); err != nil {
+				w.t.Fatal(err)
+			}
+			return "/v1/policies/" + name
 		}, okStatus: 200, cross: 404},
 		"GET /v1/reports/{name}": {path: fixed("/v1/reports/summary"), okStatus: 200, cross: 200},
 		"GET /v1/audit":          {path: fixed("/v1/audit?limit=1000"), okStatus: 200, cross: 200},

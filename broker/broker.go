@@ -52,6 +52,18 @@ type Config struct {
 	DeviceConcurrency int
 	// DeviceTimeout bounds one device's dial plus RPCs (default 30s).
 	DeviceTimeout time.Duration
+	// NodeID names this node as the runner of the jobs it works
+	// (default "local").
+	NodeID string
+	// JobAttempts is how often a job tries a device that failed for a
+	// reason that may pass (unreachable, timed out, session dropped),
+	// including the first try (default 3); JobBackoff is the wait before
+	// the first retry, doubled for each further one (default 1s).
+	JobAttempts int
+	JobBackoff  time.Duration
+	// RefreshInterval, when positive, re-reads every device of every
+	// tenant that often (a refresh job per tenant, on the leader).
+	RefreshInterval time.Duration
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// Logger (default: discard).
@@ -67,8 +79,9 @@ type Broker struct {
 	dialMu  sync.Mutex
 	dialers map[string]*netconf.Dialer // by tenant/credential name + secret hash
 
-	jobMu      sync.Mutex
-	jobCancels map[string]context.CancelFunc // running jobs of this node
+	jobMu  sync.Mutex
+	active map[string]*activeJob // jobs this node works, by id
+	kick   chan struct{}         // wakes the job runner
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -101,15 +114,31 @@ func New(cfg Config, store Store, state *State) (*Broker, error) {
 	if full.Now == nil {
 		full.Now = time.Now
 	}
+	if full.NodeID == "" {
+		full.NodeID = "local"
+	}
+	if full.JobAttempts <= 0 {
+		full.JobAttempts = 3
+	}
+	if full.JobBackoff <= 0 {
+		full.JobBackoff = time.Second
+	}
 	if full.Logger == nil {
 		full.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Broker{cfg: full, store: store, state: state, dialers: map[string]*netconf.Dialer{},
-		jobCancels: map[string]context.CancelFunc{}, ctx: ctx, cancel: cancel}, nil
+	b := &Broker{cfg: full, store: store, state: state, dialers: map[string]*netconf.Dialer{},
+		active: map[string]*activeJob{}, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	if store != nil {
+		b.wg.Add(1)
+		go b.runJobs()
+	}
+	return b, nil
 }
 
-// Close stops running jobs and waits for them.
+// Close stops the job runner and the jobs this node works, and waits for
+// them. The jobs stay running in the replicated state: the next leader
+// resumes them.
 func (b *Broker) Close() {
 	b.cancel()
 	b.wg.Wait()

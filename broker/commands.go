@@ -137,11 +137,16 @@ type jobCreate struct {
 
 type jobResults struct {
 	ID      string      `json:"id"`
+	Epoch   uint64      `json:"epoch,omitempty"`
 	Results []JobResult `json:"results"`
+	// Devices and Installed commit with the results (see jobs_apply.go).
+	Devices   []Device       `json:"devices,omitempty"`
+	Installed []jobInstalled `json:"installed,omitempty"`
 }
 
 type jobFinish struct {
 	ID    string `json:"id"`
+	Epoch uint64 `json:"epoch,omitempty"`
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 }

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -39,9 +41,20 @@ func (b *Broker) Devices(tenant string) []Device { return b.DevicesWhere(tenant,
 
 // DeviceFilter selects devices. Zero fields match everything.
 type DeviceFilter struct {
-	Group  string
-	Family string
+	Group  string `json:"group,omitempty"`
+	Family string `json:"family,omitempty"`
+	// PID matches product IDs that start with it (e.g. WS-C3750E-48).
+	PID string `json:"pid,omitempty"`
 }
+
+// Match reports whether a device passes the filter.
+func (f DeviceFilter) Match(dev *Device) bool {
+	return (f.Family == "" || dev.Family == f.Family) && (f.Group == "" || slices.Contains(dev.Groups, f.Group)) &&
+		strings.HasPrefix(dev.PID, f.PID)
+}
+
+// IsZero reports whether the filter matches every device.
+func (f DeviceFilter) IsZero() bool { return f == DeviceFilter{} }
 
 // DevicesWhere lists a tenant's devices that match f, sorted by UDI.
 func (b *Broker) DevicesWhere(tenant string, f DeviceFilter) []Device {
@@ -49,8 +62,7 @@ func (b *Broker) DevicesWhere(tenant string, f DeviceFilter) []Device {
 	b.state.read(func(d *stateData) {
 		for _, k := range sortedKeys(d.Devices) {
 			dev := d.Devices[k]
-			if (tenant == "" || dev.Tenant == tenant) && (f.Family == "" || dev.Family == f.Family) &&
-				(f.Group == "" || slices.Contains(dev.Groups, f.Group)) {
+			if (tenant == "" || dev.Tenant == tenant) && f.Match(dev) {
 				out = append(out, *dev)
 			}
 		}
@@ -149,21 +161,63 @@ func (b *Broker) Device(tenant, udi string) (*Device, error) {
 	return dev, nil
 }
 
-// readDevice reads identity and licensing state over an open session and
-// returns the device record (tenant, address, credentials filled by the
-// caller).
+// deviceFilter selects, in one get, the chassis identity (ietf-hardware)
+// and the licensing state.
+const deviceFilter = `<hardware xmlns="` + netconf.HardwareNS + `"><component><name/><class/><model-name/><serial-num/><software-rev/></component></hardware>` +
+	`<licensing xmlns="` + netconf.LicensingNS + `"/>`
+
+// readDevice reads identity and licensing state over an open session, in
+// one get, and returns the device record (tenant, address, credentials
+// filled by the caller).
 func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, error) {
-	id, err := s.Identity(ctx)
+	data, err := s.Get(ctx, deviceFilter)
 	if err != nil {
 		return Device{}, err
 	}
-	lic, err := s.Licensing(ctx)
+	id, err := netconf.ParseIdentity(data)
+	if err != nil {
+		return Device{}, err
+	}
+	lic, err := parseLicensing(data)
 	if err != nil {
 		return Device{}, err
 	}
 	d := Device{UDI: id.UDI(), PID: id.PID, Serial: id.Serial, Family: FamilyOf(id.PID),
-		SoftwareVersion: id.SoftwareVersion, Levels: lic.AvailableLevel, ActiveLevel: lic.ActiveLevel,
-		NextBootLevel: lic.NextBootLevel, LastSeen: now, Licenses: []DeviceLicense{}, Groups: []string{}}
+		SoftwareVersion: id.SoftwareVersion, Groups: []string{}}
+	setLicensing(&d, lic, now)
+	return d, nil
+}
+
+// parseLicensing finds the licensing container among the top-level
+// elements of a get's data.
+func parseLicensing(data []byte) (*netconf.Licensing, error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, errors.New("broker: the device reported no licensing state")
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if se.Name.Space == netconf.LicensingNS && se.Name.Local == "licensing" {
+			var l netconf.Licensing
+			if err := d.DecodeElement(&l, &se); err != nil {
+				return nil, fmt.Errorf("broker: the device's licensing state: %w", err)
+			}
+			return &l, nil
+		}
+		if err := d.Skip(); err != nil {
+			return nil, errors.New("broker: the device reported no licensing state")
+		}
+	}
+}
+
+// setLicensing puts the licensing state read from a device into its record.
+func setLicensing(d *Device, lic *netconf.Licensing, now time.Time) {
+	d.Levels, d.ActiveLevel, d.NextBootLevel, d.LastSeen = lic.AvailableLevel, lic.ActiveLevel, lic.NextBootLevel, now
+	d.Licenses = make([]DeviceLicense, 0, len(lic.Licenses))
 	for _, l := range lic.Licenses {
 		dl := DeviceLicense{ID: l.ID, Feature: l.Feature, Type: l.Type, State: l.State, Store: l.Store}
 		if l.Type != "permanent" && l.PeriodLeftSeconds > 0 && l.State != "inactive" {
@@ -172,7 +226,6 @@ func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, 
 		}
 		d.Licenses = append(d.Licenses, dl)
 	}
-	return d, nil
 }
 
 // session opens a NETCONF session to a known device.
@@ -279,7 +332,8 @@ func oneLine(err error) string {
 	return s
 }
 
-// expandTargets turns CIDRs and addresses into host:port addresses.
+// expandTargets turns CIDRs, addresses and IPv4 address:port pairs into
+// host:port addresses (port where none is given).
 // Network and broadcast addresses of IPv4 prefixes shorter than /31 are
 // skipped. At most limit addresses are returned.
 func expandTargets(specs []string, port, limit int) ([]string, error) {
@@ -289,6 +343,10 @@ func expandTargets(specs []string, port, limit int) ([]string, error) {
 	var out []string
 	for _, s := range specs {
 		s = strings.TrimSpace(s)
+		if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().Is4() && ap.Port() != 0 {
+			out = append(out, ap.String()) // an address with its own port
+			continue
+		}
 		if !strings.Contains(s, "/") {
 			a, err := netip.ParseAddr(s)
 			if err != nil {

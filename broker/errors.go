@@ -21,6 +21,9 @@ var (
 	// errHostKeyPin: a replacement presented another host key than the
 	// fingerprint the operator gave (RehostRequest.HostKey).
 	errHostKeyPin = errors.New("broker: host key is not the one given")
+	// errSuperseded: a job's results were refused because another node
+	// claimed the job since (see jobClaim).
+	errSuperseded = errors.New("broker: job superseded")
 )
 
 // Error codes, with their HTTP statuses.

@@ -2,25 +2,73 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/licbroker/licbroker/netconf"
+)
+
+// Result statuses of job targets. A failed target's result says why in its
+// status and reason; the job goes on with the other targets.
+const (
+	// Discovery and refresh.
+	StatusDiscovered = "discovered" // a new device, recorded
+	StatusChanged    = "changed"    // a known device whose record changed
+	StatusUnchanged  = "unchanged"  // a known device, as recorded
+	// StatusUDIChanged: the address answers with another device than the
+	// one recorded there (replaced?). Discovery records the new device and
+	// keeps the old record; a refresh records nothing.
+	StatusUDIChanged = "udi-changed"
+	// StatusLicenseMissing: a refresh found an installed license missing
+	// from the device.
+	StatusLicenseMissing = "license-missing"
+
+	// Install and deploy.
+	StatusInstalled       = "installed"        // pushed to the device
+	StatusAlreadyLicensed = "already-licensed" // the device had the license: nothing spent, nothing pushed
+	StatusStored          = "stored"           // kept in inventory (store-only)
+	StatusNotEligible     = "not-eligible"
+	StatusPAKExhausted    = "pak-exhausted"
+	StatusRefused         = "refused" // the device refused the license file
+	StatusNothingStored   = "nothing-stored"
+
+	// Reaching the device.
+	StatusUnreachable  = "unreachable"       // connection refused or no route
+	StatusTimeout      = "timeout"           // no answer in time (silent or slow device)
+	StatusAuthFailed   = "auth-failed"       // SSH authentication failed
+	StatusHostKey      = "host-key-mismatch" // the device's host key changed
+	StatusNoNetconf    = "no-netconf"        // SSH works, no netconf subsystem
+	StatusNotNetconf   = "not-netconf"       // the subsystem does not speak NETCONF
+	StatusNotLicensing = "not-licensing"     // a NETCONF server without the licensing model
+	StatusDropped      = "dropped"           // the session ended mid-request
+	StatusConflict     = "conflict"          // the device belongs to another tenant
+	StatusNotFound     = "not-found"         // the device is no longer in inventory
+	StatusReplaced     = "replaced"          // the device was rehosted to another: not contacted
+	StatusUnavailable  = "unavailable"       // the broker could not commit (no quorum)
+	StatusError        = "error"
+)
+
+// JobResultsFilter says which per-target results Job returns.
+const (
+	ResultsAll    = "all"
+	ResultsFailed = "failed"
+	ResultsNone   = "none"
 )
 
 // Jobs lists a tenant's jobs ("" lists all), newest first, without
 // per-target results.
 func (b *Broker) Jobs(tenant string) []Job {
 	var out []Job
+	now := b.now()
 	b.state.read(func(d *stateData) {
 		for _, j := range d.Jobs {
 			if tenant == "" || j.Tenant == tenant {
-				cp := *j
-				cp.Results = nil
-				out = append(out, cp)
+				out = append(out, j.view(now))
 			}
 		}
 	})
@@ -33,30 +81,53 @@ func jobKey(j Job) string {
 	return fmt.Sprintf("%019d/%s", math.MaxInt64-j.Created.UnixNano(), j.ID)
 }
 
-// CancelJob cancels a running job: it is recorded as cancelled at once and
-// this node's workers stop taking targets.
-func (b *Broker) CancelJob(ctx context.Context, actor, tenant, id string) (*Job, error) {
-	var out Job
-	if err := b.propose(ctx, actor, CmdJobCancel, jobCancel{Tenant: tenant, ID: id}, &out); err != nil {
-		return nil, err
+// view is a job as the API shows it: without targets and results, with
+// its progress worked out.
+func (j *Job) view(now time.Time) Job {
+	cp := j.summary()
+	cp.Remaining = max(0, j.Total-j.Done-j.Failed)
+	end := now
+	if j.Finished != nil {
+		end = *j.Finished
 	}
-	b.jobMu.Lock()
-	if cancel, ok := b.jobCancels[id]; ok {
-		cancel()
+	if el := end.Sub(j.Created).Seconds(); el > 0 {
+		cp.Rate = math.Round(float64(j.Done+j.Failed)/el*10) / 10
 	}
-	b.jobMu.Unlock()
-	return &out, nil
+	return cp
 }
 
-// Job returns one job with its results.
-func (b *Broker) Job(tenant, id string) (*Job, error) {
+// Job returns one job with all its results.
+func (b *Broker) Job(tenant, id string) (*Job, error) { return b.JobView(tenant, id, ResultsAll) }
+
+// JobView returns one job with its results: all of them, only the failed
+// ones or none (see the Results* constants; "" is all).
+func (b *Broker) JobView(tenant, id, results string) (*Job, error) {
+	switch results {
+	case "", ResultsAll, ResultsFailed, ResultsNone:
+	default:
+		return nil, apiErr("bad_request", "invalid results %q (want all, failed or none)", results)
+	}
 	var j *Job
+	now := b.now()
 	b.state.read(func(d *stateData) {
-		if v, ok := d.Jobs[id]; ok && (tenant == "" || v.Tenant == tenant) {
-			cp := *v
-			cp.Results = append([]JobResult(nil), v.Results...)
-			j = &cp
+		v, ok := d.Jobs[id]
+		if !ok || (tenant != "" && v.Tenant != tenant) {
+			return
 		}
+		cp := v.view(now)
+		switch results {
+		case ResultsNone:
+		case ResultsFailed:
+			cp.Results = []JobResult{}
+			for _, r := range v.Results {
+				if !r.OK {
+					cp.Results = append(cp.Results, r)
+				}
+			}
+		default:
+			cp.Results = append([]JobResult{}, v.Results...)
+		}
+		j = &cp
 	})
 	if j == nil {
 		return nil, apiErr("not_found", "job %s not found", id)
@@ -64,232 +135,107 @@ func (b *Broker) Job(tenant, id string) (*Job, error) {
 	return j, nil
 }
 
-// jobWork does one target of a job and returns its result.
-type jobWork func(ctx context.Context, target string) JobResult
-
-// runJob records the job, then works its targets with a bounded pool in
-// the background, recording results in batches.
-func (b *Broker) runJob(ctx context.Context, j Job, work jobWork) (*Job, error) {
-	if err := b.propose(ctx, j.Actor, CmdJobCreate, jobCreate{Job: j}, &j); err != nil {
+// CancelJob cancels a running job: it is recorded as cancelled at once,
+// and the node working it stops taking targets (results in flight are
+// still recorded).
+func (b *Broker) CancelJob(ctx context.Context, actor, tenant, id string) (*Job, error) {
+	var out Job
+	if err := b.propose(ctx, actor, CmdJobCancel, jobCancel{Tenant: tenant, ID: id}, &out); err != nil {
 		return nil, err
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		b.workJob(j, work)
-	}()
-	return &j, nil
-}
-
-func (b *Broker) workJob(j Job, work jobWork) {
-	ctx, cancel := context.WithCancel(b.ctx)
-	defer cancel()
 	b.jobMu.Lock()
-	b.jobCancels[j.ID] = cancel
+	if aj, ok := b.active[id]; ok {
+		aj.cancel()
+	}
 	b.jobMu.Unlock()
-	defer func() {
-		b.jobMu.Lock()
-		delete(b.jobCancels, j.ID)
-		b.jobMu.Unlock()
-	}()
-	targets := make(chan string)
-	results := make(chan JobResult, 256)
-	var wg sync.WaitGroup
-	n := min(b.cfg.DeviceConcurrency, len(j.Params.Targets))
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range targets {
-				results <- work(ctx, t)
-			}
-		}()
-	}
-	go func() {
-		defer close(targets)
-		for _, t := range j.Params.Targets {
-			select {
-			case targets <- t:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-
-	// Record results in batches: every 250 ms or 256 results.
-	var pending []JobResult
-	flush := func() {
-		if len(pending) == 0 {
-			return
-		}
-		if err := b.propose(context.Background(), j.Actor, CmdJobResults, jobResults{ID: j.ID, Results: pending}, nil); err != nil {
-			b.cfg.Logger.Error("recording job results", "job", j.ID, "err", err)
-		}
-		pending = nil
-	}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case r, ok := <-results:
-			if !ok {
-				break loop
-			}
-			pending = append(pending, r)
-			if len(pending) >= 256 {
-				flush()
-			}
-		case <-tick.C:
-			flush()
-		}
-	}
-	flush()
-	state := JobDone
-	if ctx.Err() != nil {
-		state = JobCancelled
-	}
-	if err := b.propose(context.Background(), j.Actor, CmdJobFinish, jobFinish{ID: j.ID, State: state}, nil); err != nil {
-		b.cfg.Logger.Error("finishing job", "job", j.ID, "err", err)
-	}
+	v := out.view(b.now())
+	return &v, nil
 }
 
-// DiscoverRequest asks to discover devices.
-type DiscoverRequest struct {
-	Targets     []string `json:"targets"`
-	Port        int      `json:"port"`
-	Credentials string   `json:"credentials"`
+// RetryJob starts a job over the failed targets of an ended job, with the
+// same parameters. Each target is again tried with back-off.
+func (b *Broker) RetryJob(ctx context.Context, actor, tenant, id string) (*Job, error) {
+	if tenant == "" {
+		j, err := b.JobView("", id, ResultsNone)
+		if err != nil {
+			return nil, err
+		}
+		tenant = j.Tenant
+	}
+	return b.startJob(ctx, Job{ID: newID("job-"), Tenant: tenant, Actor: actor, RetryOf: id})
 }
 
-// maxDiscoverTargets bounds one discovery job.
-const maxDiscoverTargets = 1 << 17
-
-// StartDiscover starts a discovery job over the targets (CIDRs or
-// addresses): each address is dialed over NETCONF, its identity and license
-// state read, and the device recorded under tenant.
-func (b *Broker) StartDiscover(ctx context.Context, actor, tenant string, req DiscoverRequest) (*Job, error) {
-	if req.Port == 0 {
-		req.Port = b.cfg.NetconfPort
-	}
-	if req.Credentials == "" {
-		req.Credentials = "default"
-	}
-	addrs, err := expandTargets(req.Targets, req.Port, maxDiscoverTargets)
-	if err != nil {
+// startJob records a new job; the leader's runner works it.
+func (b *Broker) startJob(ctx context.Context, j Job) (*Job, error) {
+	var out Job
+	if err := b.propose(ctx, j.Actor, CmdJobCreate, jobCreate{Job: j}, &out); err != nil {
 		return nil, err
 	}
-	dl, err := b.dialer(tenant, req.Credentials)
-	if err != nil {
-		return nil, err
-	}
-	j := Job{ID: newID("job-"), Tenant: tenant, Kind: JobDiscover, Actor: actor,
-		Params: JobParams{Targets: addrs, Port: req.Port, Credentials: req.Credentials}}
-	ups := newUpserter(b, actor)
-	return b.runJob(ctx, j, func(ctx context.Context, addr string) JobResult {
-		return b.discoverOne(ctx, dl, ups, tenant, req.Credentials, addr)
-	})
+	b.kickRunner()
+	v := out.view(b.now())
+	return &v, nil
 }
 
-func (b *Broker) discoverOne(ctx context.Context, dl *netconf.Dialer, ups *upserter, tenant, cred, addr string) JobResult {
-	r := JobResult{Target: addr}
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.DeviceTimeout)
-	defer cancel()
-	s, err := dl.Dial(ctx, addr)
-	if err != nil {
-		r.Status, r.Reason = classifyDialErr(err), oneLine(err)
-		return r
-	}
-	defer s.Close()
-	dev, err := readDevice(ctx, s, b.now())
-	if err != nil {
-		r.Status, r.Reason = "not-licensing", oneLine(err)
-		return r
-	}
-	dev.Tenant, dev.Address, dev.Credentials = tenant, addr, cred
-	if old, err := b.Device("", dev.UDI); err == nil && old.Tenant != tenant {
-		// Say no more: the device's identity belongs to another tenant.
-		r.Status, r.Reason = "conflict", "the device at this address is registered to another tenant"
-		return r
-	}
-	r.UDI = dev.UDI
-	if err := ups.add(ctx, dev); err != nil {
-		r.Status, r.Reason = "error", oneLine(err)
-		return r
-	}
-	r.OK, r.Status = true, "discovered"
+// replaced fails a target whose device was rehosted away (assumed dead).
+func replaced(r JobResult, dev *Device) outcome {
+	return outcome{res: fail(r, StatusReplaced, fmt.Errorf("device %s was replaced by %s (rehost); it is not contacted", dev.UDI, dev.ReplacedBy))}
+}
+
+// fail fills a result for a failure.
+func fail(r JobResult, status string, err error) JobResult {
+	r.OK, r.Status, r.Reason = false, status, reasonOf(err)
 	return r
 }
 
-func classifyDialErr(err error) string {
+// reasonOf is an error as one line for a result.
+func reasonOf(err error) string {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
+	return oneLine(err)
+}
+
+// classifyDial names why opening a session failed. A connection that is
+// refused, reset or unroutable means no device answers at the address.
+func classifyDial(err error) string {
+	var hk *netconf.HostKeyChangedError
 	s := err.Error()
 	switch {
+	case errors.As(err, &hk):
+		return StatusHostKey
 	case strings.Contains(s, "unable to authenticate"), strings.Contains(s, "authentication failed"):
-		return "auth-failed"
-	case strings.Contains(s, "host key"):
-		return "host-key-mismatch"
+		return StatusAuthFailed
 	case strings.Contains(s, "subsystem refused"):
-		return "no-netconf"
+		return StatusNoNetconf
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(s, "timed out"), strings.Contains(s, "no hello from server"):
+		return StatusTimeout
 	case strings.Contains(s, "hello"):
-		return "not-netconf"
+		return StatusNotNetconf
 	}
-	return "unreachable"
+	return StatusUnreachable
 }
 
-// upserter records discovered devices in batches.
-type upserter struct {
-	b     *Broker
-	actor string
-	mu    sync.Mutex
-	buf   []Device
-	// waiters get the outcome of the batch their device went into.
-	waiters []chan error
-	timer   *time.Timer
-}
-
-func newUpserter(b *Broker, actor string) *upserter { return &upserter{b: b, actor: actor} }
-
-// add queues a device and waits until its batch is committed.
-func (u *upserter) add(ctx context.Context, d Device) error {
-	ch := make(chan error, 1)
-	u.mu.Lock()
-	u.buf = append(u.buf, d)
-	u.waiters = append(u.waiters, ch)
-	if len(u.buf) >= 256 {
-		u.flushLocked()
-	} else if u.timer == nil {
-		u.timer = time.AfterFunc(100*time.Millisecond, func() {
-			u.mu.Lock()
-			u.flushLocked()
-			u.mu.Unlock()
-		})
-	}
-	u.mu.Unlock()
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (u *upserter) flushLocked() {
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
-	}
-	if len(u.buf) == 0 {
-		return
-	}
-	devs, waiters := u.buf, u.waiters
-	u.buf, u.waiters = nil, nil
-	go func() {
-		err := u.b.propose(context.Background(), u.actor, CmdDevicesUpsert, devicesUpsert{Devices: devs}, nil)
-		for _, w := range waiters {
-			w <- err
+// classify names why a request to a device (or the commit after it)
+// failed.
+func classify(err error) string {
+	var ae *APIError
+	var re *netconf.RPCError
+	s := err.Error()
+	switch {
+	case errors.As(err, &ae):
+		if ae.Code == "no_quorum" || ae.Code == "unavailable" {
+			return StatusUnavailable
 		}
-	}()
+		return StatusError
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(s, "timed out"):
+		return StatusTimeout
+	case errors.As(err, &re):
+		return StatusNotLicensing
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		strings.Contains(s, "connection reset"), strings.Contains(s, "session closed"), strings.Contains(s, "broken pipe"),
+		strings.Contains(s, "receive"):
+		return StatusDropped
+	}
+	return StatusError
 }

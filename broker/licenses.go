@@ -104,100 +104,6 @@ func (b *Broker) RevokeLicense(ctx context.Context, actor, tenant, id, reason st
 	return &out, nil
 }
 
-// InstallRequest asks to license devices from a PAK.
-type InstallRequest struct {
-	PAK       string   `json:"pak"`
-	Devices   []string `json:"devices,omitempty"`
-	All       bool     `json:"all,omitempty"`
-	StoreOnly bool     `json:"store_only,omitempty"`
-}
-
-// StartInstall starts a job that licenses each device from the PAK: sign a
-// key bound to the device, redeem it (quantity checked in the state
-// machine), and install it over NETCONF unless StoreOnly.
-func (b *Broker) StartInstall(ctx context.Context, actor, tenant string, req InstallRequest) (*Job, error) {
-	pak, err := b.PAK(tenant, req.PAK)
-	if err != nil {
-		return nil, err
-	}
-	var targets []string
-	switch {
-	case req.All && len(req.Devices) > 0:
-		return nil, apiErr("bad_request", "give either devices or all, not both")
-	case req.All:
-		for _, d := range b.Devices(tenant) {
-			if _, ok := pickLine(pak, &d); ok {
-				targets = append(targets, d.UDI)
-			}
-		}
-		if len(targets) == 0 {
-			return nil, apiErr("not_eligible", "no device of tenant %s is eligible for PAK %s", tenant, pak.ID)
-		}
-	case len(req.Devices) == 0:
-		return nil, apiErr("bad_request", "no device given (use --device UDI or --all)")
-	default:
-		seen := map[string]bool{}
-		for _, u := range req.Devices {
-			if _, err := b.Device(tenant, u); err != nil {
-				return nil, err
-			}
-			if !seen[u] {
-				seen[u] = true
-				targets = append(targets, u)
-			}
-		}
-	}
-	j := Job{ID: newID("job-"), Tenant: tenant, Kind: JobInstall, Actor: actor,
-		Params: JobParams{Targets: targets, PAK: pak.ID, StoreOnly: req.StoreOnly}}
-	return b.runJob(ctx, j, func(ctx context.Context, udi string) JobResult {
-		return b.installOne(ctx, actor, tenant, pak.ID, udi, req.StoreOnly)
-	})
-}
-
-// pickLine returns the index of the first PAK line the device is eligible
-// for.
-func pickLine(p *PAK, d *Device) (int, bool) {
-	for i, l := range p.Lines {
-		if slices.Contains(l.Families, d.Family) && licensable(d.Family, l.Feature) {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-func (b *Broker) installOne(ctx context.Context, actor, tenant, pakID, udi string, storeOnly bool) JobResult {
-	r := JobResult{Target: udi, UDI: udi}
-	fail := func(status string, err error) JobResult {
-		r.Status, r.Reason = status, oneLine(err)
-		if ae, ok := err.(*APIError); ok {
-			r.Reason = ae.Message
-		}
-		return r
-	}
-	dev, err := b.Device(tenant, udi)
-	if err != nil {
-		return fail("failed", err)
-	}
-	pak, err := b.PAK(tenant, pakID)
-	if err != nil {
-		return fail("failed", err)
-	}
-	li, ok := pickLine(pak, dev)
-	if !ok {
-		return fail("not-eligible", apiErr("not_eligible", "device %s (family %s) is not eligible for PAK %s", udi, dev.Family, pakID))
-	}
-	lic, err := b.obtain(ctx, actor, tenant, pak, li, dev)
-	if err != nil {
-		return fail("failed", err)
-	}
-	r.License = lic.ID
-	if storeOnly {
-		r.OK, r.Status = true, "stored"
-		return r
-	}
-	return b.deploy(ctx, actor, dev, lic, r)
-}
-
 // obtain signs a license for the device and redeems it from the PAK line.
 // If the device already holds a live license for the feature, that license
 // is returned and nothing is spent.
@@ -259,7 +165,7 @@ func (b *Broker) deploy(ctx context.Context, actor string, dev *Device, lic *Lic
 	defer cancel()
 	s, err := b.session(ctx, dev)
 	if err != nil {
-		r.Status, r.Reason = classifyDialErr(err), oneLine(err)
+		r.Status, r.Reason = classifyDial(err), oneLine(err)
 		return r
 	}
 	defer s.Close()

@@ -117,6 +117,10 @@ type Event struct {
 const (
 	JobDiscover = "discover"
 	JobInstall  = "install"
+	// JobRefresh re-reads known devices; JobDeploy pushes licenses kept in
+	// inventory (installed with store-only) to their devices.
+	JobRefresh = "refresh"
+	JobDeploy  = "deploy"
 )
 
 // Job states.
@@ -144,6 +148,22 @@ type Job struct {
 	Error    string      `json:"error,omitempty"`
 	// CancelRequested is set by a cancel; workers stop taking targets.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+
+	// Runner is the node working the job and Epoch its claim: a leader
+	// that resumes the job claims it again, and results of an older claim
+	// are refused.
+	Runner string `json:"runner,omitempty"`
+	Epoch  uint64 `json:"epoch,omitempty"`
+	// RetryOf is the job whose failed targets this job retries.
+	RetryOf string `json:"retry_of,omitempty"`
+	// Updated is when the last result was recorded.
+	Updated *time.Time `json:"updated,omitempty"`
+	// Statuses counts the results by status.
+	Statuses map[string]int `json:"statuses,omitempty"`
+	// Remaining and Rate (targets finished per second) are worked out
+	// when the job is read.
+	Remaining int     `json:"remaining"`
+	Rate      float64 `json:"rate"`
 }
 
 // JobParams are the inputs of a job.
@@ -153,6 +173,21 @@ type JobParams struct {
 	Credentials string   `json:"credentials,omitempty"`
 	PAK         string   `json:"pak,omitempty"`
 	StoreOnly   bool     `json:"store_only,omitempty"`
+
+	// Specs are a discovery's CIDRs and addresses, expanded into Targets
+	// when the job is created.
+	Specs []string `json:"specs,omitempty"`
+	// PAKs are an install's PAKs (PAK is the first of them).
+	PAKs []string `json:"paks,omitempty"`
+	// All, with Filter, selects the targets when the job is created: every
+	// device of the tenant that matches (and, for an install, is eligible).
+	All    bool          `json:"all,omitempty"`
+	Filter *DeviceFilter `json:"filter,omitempty"`
+	// Concurrency bounds the device sessions of the job (0: the broker's
+	// default).
+	Concurrency int `json:"concurrency,omitempty"`
+	// Scheduled marks a refresh started by the schedule.
+	Scheduled bool `json:"scheduled,omitempty"`
 }
 
 // JobResult is the outcome for one target of a job.
@@ -163,6 +198,26 @@ type JobResult struct {
 	Status  string `json:"status"`
 	Reason  string `json:"reason,omitempty"`
 	License string `json:"license,omitempty"`
+	// Detail says what else happened (a policy licensed the device, a
+	// field changed); Attempts counts the tries.
+	Detail   string `json:"detail,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+}
+
+// Policy licenses devices automatically: when discovery finds a device
+// that matches Devices and holds no live license for Feature, a license is
+// obtained from one of PAKs (any PAK of the tenant if empty) and deployed,
+// or only kept in inventory when StoreOnly.
+type Policy struct {
+	Name      string       `json:"name"`
+	Tenant    string       `json:"tenant"`
+	Feature   string       `json:"feature"`
+	Type      string       `json:"type"` // permanent | extension
+	PAKs      []string     `json:"paks"`
+	Devices   DeviceFilter `json:"devices"`
+	StoreOnly bool         `json:"store_only"`
+	Created   time.Time    `json:"created"`
+	Updated   time.Time    `json:"updated"`
 }
 
 // Credential is a named device login. The secret is stored encrypted; the

@@ -172,6 +172,7 @@ func (a *API) routesCore() {
 	a.routesLicenses()
 	a.routesRehostTemp()
 	a.routesJobsReports()
+	a.routesBulk()
 }
 
 func (a *API) routesDevices() {
@@ -278,7 +279,7 @@ func (a *API) routesLicenses() {
 			pg, err := page(r, b.LicensesWhere(p.Scope, f), func(l License) string { return l.ID })
 			respond(w, http.StatusOK, pg, err)
 		})
-	a.add("POST", "/v1/licenses/install", RoleOperator, opDoc{summary: "Start a job that licenses devices from a PAK", request: InstallRequest{}, response: Job{}, status: http.StatusAccepted},
+	a.add("POST", "/v1/licenses/install", RoleOperator, opDoc{summary: "Start a job that licenses devices from PAKs (sign, record, install or store)", request: InstallRequest{}, response: Job{}, status: http.StatusAccepted},
 		func(w http.ResponseWriter, r *http.Request, p Principal) {
 			var in InstallRequest
 			if readJSON(w, r, &in) {
@@ -333,9 +334,10 @@ func (a *API) routesJobsReports() {
 			pg, err := page(r, b.Jobs(p.Scope), jobKey)
 			respond(w, http.StatusOK, pg, err)
 		})
-	a.add("GET", "/v1/jobs/{id}", RoleViewer, opDoc{summary: "Show a job and its per-target results", response: Job{}},
+	a.add("GET", "/v1/jobs/{id}", RoleViewer, opDoc{summary: "Show a job, its progress and its per-target results", response: Job{},
+		query: []qparam{{"results", "string", "all (default), failed or none: which per-target results to include"}}},
 		func(w http.ResponseWriter, r *http.Request, p Principal) {
-			j, err := b.Job(p.Scope, r.PathValue("id"))
+			j, err := b.JobView(p.Scope, r.PathValue("id"), r.URL.Query().Get("results"))
 			respond(w, http.StatusOK, j, err)
 		})
 	a.add("POST", "/v1/jobs/{id}/cancel", RoleOperator, opDoc{summary: "Cancel a running job", response: Job{}},

@@ -29,6 +29,7 @@ type stateData struct {
 	Jobs        map[string]*Job        `json:"jobs"`
 	Credentials map[string]*Credential `json:"credentials"` // key: tenant/name
 	Tokens      map[string]*Token      `json:"tokens"`      // key: hash
+	Policies    map[string]*Policy     `json:"policies"`    // key: tenant/name
 
 	// Rehosts maps a failed device's UDI to its rehost; HostKeys maps a
 	// device address to the host key a rehost accepted there;
@@ -50,6 +51,9 @@ type stateData struct {
 	// byUDI indexes license ids by device UDI; derived, rebuilt on
 	// restore.
 	byUDI map[string][]string
+	// jobDone indexes, per job, the targets that have a result; derived,
+	// rebuilt on restore.
+	jobDone map[string]map[string]struct{}
 }
 
 // NewState returns an empty state.
@@ -61,8 +65,8 @@ func emptyData() stateData {
 	return stateData{Tenants: map[string]*Tenant{}, Devices: map[string]*Device{}, PAKs: map[string]*PAK{},
 		Licenses: map[string]*License{}, Spares: map[string]*Spare{}, Jobs: map[string]*Job{},
 		Credentials: map[string]*Credential{}, Tokens: map[string]*Token{}, Idem: map[string]*idemEntry{},
-		Rehosts: map[string]*Rehost{}, HostKeys: map[string]*HostKeyApproval{}, Evaluations: map[string]*Evaluation{},
-		byUDI: map[string][]string{}}
+		Policies: map[string]*Policy{}, Rehosts: map[string]*Rehost{}, HostKeys: map[string]*HostKeyApproval{}, Evaluations: map[string]*Evaluation{},
+		byUDI: map[string][]string{}, jobDone: map[string]map[string]struct{}{}}
 }
 
 // fillNil replaces maps that a snapshot left null with empty ones.
@@ -95,6 +99,9 @@ func (d *stateData) fillNil() {
 	if d.Idem == nil {
 		d.Idem = e.Idem
 	}
+	if d.Policies == nil {
+		d.Policies = e.Policies
+	}
 	if d.Rehosts == nil {
 		d.Rehosts = e.Rehosts
 	}
@@ -112,6 +119,7 @@ func (d *stateData) reindex() {
 		l := d.Licenses[id]
 		d.byUDI[l.UDI] = append(d.byUDI[l.UDI], id)
 	}
+	d.reindexJobs()
 }
 
 // addLicense stores a license record and indexes it.
@@ -195,6 +203,12 @@ func (a *applier) apply() (any, *APIError) {
 		return a.jobFinish(decode[jobFinish](c))
 	case CmdJobCancel:
 		return a.jobCancel(decode[jobCancel](c))
+	case CmdJobClaim:
+		return a.jobClaim(decode[jobClaim](c))
+	case CmdPolicyPut:
+		return a.policyPut(decode[policyPut](c))
+	case CmdPolicyDelete:
+		return a.policyDelete(decode[policyDelete](c))
 	case CmdRehostCreate:
 		return a.rehostCreate(decode[rehostCreate](c))
 	case CmdRehostRMA:

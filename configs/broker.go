@@ -54,7 +54,15 @@ type Broker struct {
 	NetconfPort       int           `mapstructure:"netconf_port"`
 	DeviceConcurrency int           `mapstructure:"device_concurrency"`
 	DeviceTimeout     time.Duration `mapstructure:"device_timeout"`
-	LogLevel          string        `mapstructure:"log_level"`
+	// RefreshInterval re-reads every device that often (0: never on a
+	// schedule).
+	RefreshInterval time.Duration `mapstructure:"refresh_interval"`
+	// JobAttempts is how often a job tries a device whose failure may pass
+	// (timeout, dropped session); JobRetryBackoff is the first wait
+	// between tries, doubled each time.
+	JobAttempts     int           `mapstructure:"job_attempts"`
+	JobRetryBackoff time.Duration `mapstructure:"job_retry_backoff"`
+	LogLevel        string        `mapstructure:"log_level"`
 	// TLSCertFile and TLSKeyFile (PEM) make the API serve HTTPS; both or
 	// neither.
 	TLSCertFile string `mapstructure:"tls_cert_file"`
@@ -81,6 +89,9 @@ var brokerDefaults = map[string]any{
 	"netconf_port":       830,
 	"device_concurrency": 64,
 	"device_timeout":     30 * time.Second,
+	"refresh_interval":   time.Duration(0),
+	"job_attempts":       3,
+	"job_retry_backoff":  time.Second,
 	"log_level":          "info",
 	"tls_cert_file":      "",
 	"tls_key_file":       "",
@@ -134,6 +145,15 @@ func (c Broker) Validate() error {
 	}
 	if c.DeviceTimeout < time.Second {
 		return fmt.Errorf("configs: device_timeout %s is shorter than 1s", c.DeviceTimeout)
+	}
+	if c.RefreshInterval != 0 && c.RefreshInterval < time.Second {
+		return fmt.Errorf("configs: refresh_interval %s: want 0 (off) or at least 1s", c.RefreshInterval)
+	}
+	if c.JobAttempts < 1 || c.JobAttempts > 10 {
+		return fmt.Errorf("configs: job_attempts %d must be between 1 and 10", c.JobAttempts)
+	}
+	if c.JobRetryBackoff < 10*time.Millisecond || c.JobRetryBackoff > time.Minute {
+		return fmt.Errorf("configs: job_retry_backoff %s must be between 10ms and 1m", c.JobRetryBackoff)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return fmt.Errorf("configs: tls_cert_file and tls_key_file go together; give both or neither")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBrokerExampleLoads: the single-node example file is valid and
@@ -45,5 +46,38 @@ func TestBrokerAPISettings(t *testing.T) {
 	os.WriteFile(f, []byte("tls_cert_file: "+cert+"\ntls_key_file: "+filepath.Join(dir, "key.pem")+"\n"), 0o600)
 	if _, err := LoadBroker(f, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBrokerJobSettings: the job settings have defaults, load from a file
+// and the environment, and bad values name the setting.
+func TestBrokerJobSettings(t *testing.T) {
+	c, err := LoadBroker("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RefreshInterval != 0 || c.JobAttempts != 3 || c.JobRetryBackoff != time.Second {
+		t.Fatalf("defaults: refresh %s, attempts %d, back-off %s", c.RefreshInterval, c.JobAttempts, c.JobRetryBackoff)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "b.yaml")
+	os.WriteFile(f, []byte("refresh_interval: 15m\njob_attempts: 5\n"), 0o600)
+	t.Setenv("LICBROKER_JOB_RETRY_BACKOFF", "250ms")
+	if c, err = LoadBroker(f, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.RefreshInterval != 15*time.Minute || c.JobAttempts != 5 || c.JobRetryBackoff != 250*time.Millisecond {
+		t.Fatalf("loaded: refresh %s, attempts %d, back-off %s", c.RefreshInterval, c.JobAttempts, c.JobRetryBackoff)
+	}
+	os.Unsetenv("LICBROKER_JOB_RETRY_BACKOFF")
+	for _, c := range []struct{ yaml, want string }{
+		{"refresh_interval: 10ms\n", "refresh_interval 10ms"},
+		{"job_attempts: 0\n", "job_attempts 0"},
+		{"job_retry_backoff: 2h\n", "job_retry_backoff 2h0m0s"},
+	} {
+		os.WriteFile(f, []byte(c.yaml), 0o600)
+		if _, err := LoadBroker(f, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.yaml, err, c.want)
+		}
 	}
 }

@@ -11,13 +11,21 @@ import (
 
 func newDeviceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "device", Short: "Discover and inspect devices"}
-	var port int
+	var port, concurrency int
 	var creds string
 	var wait bool
 	discover := &cobra.Command{
-		Use: "discover CIDR...", Short: "Discover devices by address over NETCONF", Args: cobra.MinimumNArgs(1),
+		Use:   "discover CIDR... [--port N] [--credentials NAME] [--concurrency N] [--wait]",
+		Short: "Discover devices by address over NETCONF (identity and license state)",
+		Long: `Discover devices by address: each address of the CIDRs is dialed over
+SSH, the netconf subsystem opened, and the device's identity (ietf-hardware)
+and license state read and recorded. Addresses where nothing answers, or
+where the login fails or the NETCONF server has no licensing model, are
+listed with the reason; the job goes on. A device at a known address whose
+identity changed is reported and recorded beside the old record.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := map[string]any{"targets": args, "port": port, "credentials": creds}
+			in := map[string]any{"targets": args, "port": port, "credentials": creds, "concurrency": concurrency}
 			var j jobJSON
 			c := newClient(g)
 			if err := c.do("POST", "/v1/discover", in, &j); err != nil {
@@ -31,8 +39,33 @@ func newDeviceCmd(g *globals) *cobra.Command {
 	}
 	discover.Flags().IntVar(&port, "port", 0, "NETCONF port (default: the broker's netconf_port, 830 unless configured)")
 	discover.Flags().StringVar(&creds, "credentials", "default", "device login profile")
-	discover.Flags().BoolVar(&wait, "wait", false, "wait for the job and show its results")
+	discover.Flags().IntVar(&concurrency, "concurrency", 0, "sessions open at once (default: the broker's device_concurrency)")
+	discover.Flags().BoolVar(&wait, "wait", false, "wait for the job (progress bar on a terminal) and show its results")
 	cmd.AddCommand(discover)
+
+	var sel selector
+	var rwait bool
+	refresh := &cobra.Command{
+		Use:   "refresh [UDI...] [--all | --group G | --family F | --pid P] [--wait]",
+		Short: "Re-read devices over NETCONF and record what changed",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sel.devices = append(sel.devices, args...)
+			in := sel.body()
+			c := newClient(g)
+			var j jobJSON
+			if err := c.do("POST", "/v1/refresh", in, &j); err != nil {
+				return err
+			}
+			if !rwait {
+				return printJobStarted(g, j)
+			}
+			return waitJobOpts(g, c, j.ID, true)
+		},
+	}
+	sel.flags(refresh, false)
+	refresh.Flags().BoolVar(&rwait, "wait", false, "wait for the job (progress bar on a terminal) and show its results")
+	cmd.AddCommand(refresh)
 
 	var group, family string
 	list := &cobra.Command{
@@ -148,4 +181,31 @@ func deviceTable(d deviceJSON) *table {
 		tb.add(d.UDI, d.Address, d.Family, d.SoftwareVersion, d.ActiveLevel, d.NextBootLevel, orDash(l.ID), l.Feature, l.Type, l.State, exp)
 	}
 	return tb
+}
+
+// selector holds the flags that choose the devices of a job.
+type selector struct {
+	devices            []string
+	all                bool
+	group, family, pid string
+	concurrency        int
+}
+
+// flags adds the selection flags to a command (--device too if withDevice).
+func (s *selector) flags(cmd *cobra.Command, withDevice bool) {
+	f := cmd.Flags()
+	if withDevice {
+		f.StringSliceVar(&s.devices, "device", nil, "device UDI (repeatable)")
+	}
+	f.BoolVar(&s.all, "all", false, "every device of the tenant (that the job applies to)")
+	f.StringVar(&s.group, "group", "", "the devices of this group")
+	f.StringVar(&s.family, "family", "", "the devices of this family (3750e, 3560e, 880, 860)")
+	f.StringVar(&s.pid, "pid", "", "the devices whose product ID starts with this")
+	f.IntVar(&s.concurrency, "concurrency", 0, "sessions open at once (default: the broker's device_concurrency)")
+}
+
+// body is the selection as request fields.
+func (s *selector) body() map[string]any {
+	return map[string]any{"devices": s.devices, "all": s.all, "group": s.group, "family": s.family, "pid": s.pid,
+		"concurrency": s.concurrency}
 }

@@ -154,12 +154,13 @@ func (c *cli) json(v any, args ...string) {
 	}
 }
 
-// startBroker runs `licbroker serve` on free loopback ports and waits until
-// it is ready and has written its admin token.
-func startBroker(t *testing.T, dataDir, netconfPort string) (*proc, *cli) {
+// startBroker runs `licbroker serve` on free loopback ports (with extra
+// environment settings) and waits until it is ready and has written its
+// admin token.
+func startBroker(t *testing.T, dataDir, netconfPort string, env ...string) (*proc, *cli) {
 	t.Helper()
 	httpAddr := freeAddr(t, "127.0.0.1")
-	p := start(t, []string{"LICBROKER_NETCONF_PORT=" + netconfPort}, "licbroker", "serve", "--data-dir", dataDir, "--http-addr", httpAddr,
+	p := start(t, append([]string{"LICBROKER_NETCONF_PORT=" + netconfPort}, env...), "licbroker", "serve", "--data-dir", dataDir, "--http-addr", httpAddr,
 		"--raft-addr", freeAddr(t, "127.0.0.1"), "--node-id", "node1")
 	deadline := time.Now().Add(30 * time.Second)
 	for {

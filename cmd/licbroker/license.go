@@ -11,13 +11,21 @@ import (
 
 func newLicenseCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "license", Short: "Obtain, install and inspect licenses"}
-	var pak string
-	var devices []string
-	var all, storeOnly, wait bool
+	var paks []string
+	var isel selector
+	var storeOnly, wait bool
 	install := &cobra.Command{
-		Use: "install", Short: "License devices from a PAK (sign, record, install over NETCONF)", Args: cobra.NoArgs,
+		Use:   "install --pak PAK [--pak PAK2...] (--device UDI... | --all | --group G | --family F | --pid P) [--store-only] [--wait]",
+		Short: "License devices from PAKs (sign, record, install over NETCONF, or keep in inventory)",
+		Long: `License devices from one or more PAKs. For every SKU a device is eligible
+for, a key bound to the device is signed and redeemed from the first PAK
+with units left, then installed over NETCONF (or, with --store-only, kept in
+inventory for "license deploy"). A device that already holds a live license
+for the feature is not charged again.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := map[string]any{"pak": pak, "devices": devices, "all": all, "store_only": storeOnly}
+			in := isel.body()
+			in["paks"], in["store_only"] = paks, storeOnly
 			c := newClient(g)
 			var j jobJSON
 			if err := c.do("POST", "/v1/licenses/install", in, &j); err != nil {
@@ -30,11 +38,10 @@ func newLicenseCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := install.Flags()
-	f.StringVar(&pak, "pak", "", "PAK id")
-	f.StringSliceVar(&devices, "device", nil, "device UDI (repeatable)")
-	f.BoolVar(&all, "all", false, "every eligible device of the tenant")
-	f.BoolVar(&storeOnly, "store-only", false, "keep the license in inventory; do not install it")
-	f.BoolVar(&wait, "wait", false, "wait for the job and show its results")
+	f.StringSliceVar(&paks, "pak", nil, "PAK id (repeatable: several PAKs pool their units per SKU)")
+	isel.flags(install, true)
+	f.BoolVar(&storeOnly, "store-only", false, "keep the licenses in inventory; do not install them")
+	f.BoolVar(&wait, "wait", false, "wait for the job (progress bar on a terminal) and show its results")
 	install.MarkFlagRequired("pak")
 	cmd.AddCommand(install)
 
@@ -87,47 +94,38 @@ func newLicenseCmd(g *globals) *cobra.Command {
 	revoke.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	cmd.AddCommand(revoke)
 	cmd.AddCommand(newLicenseFileCmd(g), newTempCmd(g), newEvaluationsCmd(g))
-	var devUDI, file string
+	var dsel selector
+	var file string
+	var dpaks []string
+	var dwait bool
 	deploy := &cobra.Command{
-		Use: "deploy", Short: "Install a license file on a device as it is", Args: cobra.NoArgs,
+		Use:   "deploy (--device UDI... | --all | --group G | --family F | --pid P) [--pak PAK...] [--wait] | deploy --device UDI --file F",
+		Short: "Install the licenses kept in inventory on their devices, or a license file on one device",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Results []struct {
-					Line      int    `json:"line"`
-					LicenseID string `json:"license_id"`
-					Feature   string `json:"feature"`
-					Status    string `json:"status"`
-					Reason    string `json:"reason"`
-				} `json:"results"`
-			}
-			if err := newClient(g).do("POST", "/v1/licenses/deploy-file", map[string]string{"device": devUDI, "file": string(data)}, &out); err != nil {
-				return err
-			}
-			tb := &table{header: []string{"line", "license", "feature", "status", "reason"}}
-			var firstFail string
-			for _, r := range out.Results {
-				tb.add(strconv.Itoa(r.Line), orDash(r.LicenseID), orDash(r.Feature), r.Status, orDash(r.Reason))
-				if r.Status == "failed" && firstFail == "" {
-					firstFail = fmt.Sprintf("device %s refused license line %d: %s", devUDI, r.Line, r.Reason)
+			if file != "" {
+				if len(dsel.devices) != 1 || dsel.all || dsel.group != "" || dsel.family != "" || dsel.pid != "" || len(dpaks) > 0 {
+					return fmt.Errorf("--file installs on exactly one --device (no other selection or --pak)")
 				}
+				return deployFile(g, dsel.devices[0], file)
 			}
-			if err := g.print(out, tb); err != nil {
+			in := dsel.body()
+			in["paks"] = dpaks
+			c := newClient(g)
+			var j jobJSON
+			if err := c.do("POST", "/v1/licenses/deploy", in, &j); err != nil {
 				return err
 			}
-			if firstFail != "" {
-				return fmt.Errorf("%s", firstFail)
+			if !dwait {
+				return printJobStarted(g, j)
 			}
-			return nil
+			return waitJobOpts(g, c, j.ID, true)
 		},
 	}
-	deploy.Flags().StringVar(&devUDI, "device", "", "device UDI")
-	deploy.Flags().StringVar(&file, "file", "", "license file to install")
-	deploy.MarkFlagRequired("device")
-	deploy.MarkFlagRequired("file")
+	dsel.flags(deploy, true)
+	deploy.Flags().StringVar(&file, "file", "", "license file to install as it is (on one --device)")
+	deploy.Flags().StringSliceVar(&dpaks, "pak", nil, "only the licenses of this PAK (repeatable)")
+	deploy.Flags().BoolVar(&dwait, "wait", false, "wait for the job (progress bar on a terminal) and show its results")
 	cmd.AddCommand(deploy)
 	return cmd
 }
@@ -142,4 +140,39 @@ func licenseTable(ls ...licenseJSON) *table {
 		tb.add(x.ID, orDash(x.Tenant), x.UDI, orDash(x.PAK), x.Feature, x.Type, x.State, x.IssuedAt.Format(time.RFC3339), exp)
 	}
 	return tb
+}
+
+// deployFile installs a license file on one device as it is.
+func deployFile(g *globals, udi, file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Results []struct {
+			Line      int    `json:"line"`
+			LicenseID string `json:"license_id"`
+			Feature   string `json:"feature"`
+			Status    string `json:"status"`
+			Reason    string `json:"reason"`
+		} `json:"results"`
+	}
+	if err := newClient(g).do("POST", "/v1/licenses/deploy-file", map[string]string{"device": udi, "file": string(data)}, &out); err != nil {
+		return err
+	}
+	tb := &table{header: []string{"line", "license", "feature", "status", "reason"}}
+	var firstFail string
+	for _, r := range out.Results {
+		tb.add(strconv.Itoa(r.Line), orDash(r.LicenseID), orDash(r.Feature), r.Status, orDash(r.Reason))
+		if r.Status == "failed" && firstFail == "" {
+			firstFail = fmt.Sprintf("device %s refused license line %d: %s", udi, r.Line, r.Reason)
+		}
+	}
+	if err := g.print(out, tb); err != nil {
+		return err
+	}
+	if firstFail != "" {
+		return fmt.Errorf("%s", firstFail)
+	}
+	return nil
 }

@@ -81,6 +81,7 @@ func newRoot() *cobra.Command {
 		newPAKCmd(g),
 		newLicenseCmd(g),
 		newJobCmd(g),
+		newPolicyCmd(g),
 		newSpareCmd(g),
 		newRehostCmd(g),
 		newReportCmd(g),

@@ -108,7 +108,8 @@ func serve(cfg configs.Broker) error {
 	defer store.Close()
 
 	b, err := broker.New(broker.Config{Signer: kr, KnownHosts: kh, CredentialsKey: credKey,
-		NetconfPort: cfg.NetconfPort, DeviceConcurrency: cfg.DeviceConcurrency, DeviceTimeout: cfg.DeviceTimeout, Logger: log}, store, state)
+		NetconfPort: cfg.NetconfPort, DeviceConcurrency: cfg.DeviceConcurrency, DeviceTimeout: cfg.DeviceTimeout, Logger: log,
+		NodeID: cfg.NodeID, JobAttempts: cfg.JobAttempts, JobBackoff: cfg.JobRetryBackoff, RefreshInterval: cfg.RefreshInterval}, store, state)
 	if err != nil {
 		return err
 	}
