@@ -19,6 +19,7 @@ import (
 // one license, on the device and in the records, and the PAKs' used counts
 // equal the licensed devices.
 func TestBulkLeaderKillE2E(t *testing.T) {
+	t.Parallel()
 	const devices = 60
 	c := newE2ECluster(t, 3)
 	base := fleetBase()

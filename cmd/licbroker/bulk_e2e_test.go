@@ -103,6 +103,7 @@ func (s simCtl) run(args ...string) {
 // finishes it. Store-only licenses are deployed later; refresh, cancel and
 // the progress bar on a terminal work from the CLI.
 func TestBulkFaultsE2E(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	base := fleetBase()
 	simPort := strconv.Itoa(freePortOn(t, base+".1"))
@@ -291,6 +292,7 @@ func jobID(t *testing.T, out string) string {
 // model (yuma123's netconfd behind OpenSSH) is listed as not-licensing,
 // with the reason, and the job succeeds.
 func TestDiscoverNetconfdE2E(t *testing.T) {
+	t.Parallel()
 	hostport, username, keyFile := netconfdServer(t)
 	dataDir := t.TempDir()
 	host, port, _ := net.SplitHostPort(hostport)

@@ -159,6 +159,7 @@ func waitTenants(t *testing.T, c *cli, want string) {
 // save and restore (a damaged file refused), SIGKILL of the leader and a
 // restart that rejoins without help.
 func TestClusterE2E(t *testing.T) {
+	t.Parallel()
 	c := newE2ECluster(t, 3)
 	for _, nd := range c.nodes {
 		c.start(nd)

@@ -218,6 +218,7 @@ type e2eDevice struct {
 // TestWalkingSkeleton runs the README's tour: discover, add a PAK, install,
 // reload, exhaust the PAK, refuse a key for another device, restart.
 func TestWalkingSkeleton(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	base := fleetBase()
 	simPort := strconv.Itoa(freePortOn(t, base+".1"))

@@ -15,6 +15,7 @@ import (
 // list, export-public, verify (license file, compact key in a file, on
 // the command line and on stdin), revoke, and the refusals.
 func TestKeyCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := &cli{t: t, server: "http://127.0.0.1:1", token: "x"}
 	dd := []string{"--data-dir", dir}

@@ -48,6 +48,7 @@ type e2eExpiring struct {
 // clock: activate, watch it in report expiring and /metrics, expire,
 // reload, fall back.
 func TestRehostAndEvaluationE2E(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	base := fleetBase()
 	simPort := strconv.Itoa(freePortOn(t, base+".1"))

@@ -40,6 +40,7 @@ type tenantView struct {
 // and no token of one tenant can list, read, download, report on, audit or
 // change anything of the other.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	base := fleetBase()
 	simPort := strconv.Itoa(freePortOn(t, base+".1"))
@@ -165,6 +166,7 @@ func addrOf(t *testing.T, admin *cli, udi string) string {
 // TestTLS serves the API over HTTPS with a configured certificate; the CLI
 // trusts it with --cacert, and refuses it without.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	host := fleetBase() + ".1"
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
