@@ -2,22 +2,16 @@ package netconf
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/licbroker/licbroker/netconf/netconfdtest"
 )
 
 // Interoperability with real peers (Debian packages installed by .ci/run):
@@ -95,106 +89,6 @@ func TestInteropNcclientClient(t *testing.T) {
 	}
 }
 
-// netconfdServer runs netconfd behind a private sshd on a random loopback
-// address and returns host:port, the user and its key.
-func netconfdServer(t *testing.T) (string, string, ssh.Signer) {
-	t.Helper()
-	netconfd := needTool(t, "/usr/sbin/netconfd", "netconfd")
-	sshd := needTool(t, "/usr/sbin/sshd", "openssh-server")
-	subsystem := needTool(t, "/usr/sbin/netconf-subsystem", "netconfd")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// sshd refuses to start without its privilege separation directory.
-	if _, err := os.Stat("/run/sshd"); err != nil {
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Fatalf("sshd needs /run/sshd: %v (run the tests as root, as .ci/run does)", err)
-		}
-	}
-	dir := t.TempDir()
-	ln := loopbackListener(t)
-	addr := ln.Addr().(*net.TCPAddr)
-	ln.Close()
-	port := strconv.Itoa(addr.Port)
-	sock := filepath.Join(dir, "ncxserver.sock")
-
-	// Host key and the client's key, as OpenSSH files.
-	writeKey := func(name string) ssh.Signer {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, err := ssh.MarshalPrivateKey(priv, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ssh.NewSignerFromKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	writeKey("host_key")
-	clientKey := writeKey("client_key")
-	os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientKey.PublicKey()), 0o600)
-	config := fmt.Sprintf(`ListenAddress %s
-Port %s
-HostKey %s/host_key
-PidFile %s/sshd.pid
-AuthorizedKeysFile %s/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem netconf "%s --ncxserver-sockname=%s@%s"
-`, addr.IP, port, dir, dir, dir, subsystem, port, sock)
-	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	start := func(name string, args ...string) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		logf, _ := os.Create(filepath.Join(dir, filepath.Base(name)+".out"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			logf.Close()
-			if t.Failed() {
-				out, _ := os.ReadFile(logf.Name())
-				t.Logf("%s output:\n%s", name, out)
-				if log, err := os.ReadFile(filepath.Join(dir, filepath.Base(name)+".log")); err == nil {
-					t.Logf("%s log:\n%s", name, log)
-				}
-			}
-		})
-	}
-	// netconfd admits sessions only on the ports it is told about.
-	start(netconfd, "--no-startup", "--superuser="+u.Username, "--port="+port,
-		"--ncxserver-sockname="+sock, "--log="+filepath.Join(dir, "netconfd.log"), "--log-level=debug2") // the log is shown when a test fails
-	waitFor(t, "netconfd's socket", func() bool { _, err := os.Stat(sock); return err == nil })
-	start(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	hostport := net.JoinHostPort(addr.IP.String(), port)
-	waitFor(t, "sshd to listen", func() bool {
-		c, err := net.DialTimeout("tcp", hostport, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return hostport, u.Username, clientKey
-}
-
 // netconfd (yuma123 2.x, Debian) mishandles an <rpc> that reaches it in
 // the same read as the client's <hello>: it defers the trailing input while
 // it handles the hello and then either forgets it until more input arrives
@@ -203,7 +97,8 @@ Subsystem netconf "%s --ncxserver-sockname=%s@%s"
 // hellos closely meets it in about one session in five here;
 // ClientConfig.FirstRPCDelay works around it.
 func TestInteropNetconfdServer(t *testing.T) {
-	addr, username, key := netconfdServer(t)
+	nd := netconfdtest.Start(t)
+	addr, username, key := nd.Addr, nd.Username, nd.Signer
 	kh, err := OpenKnownHosts(filepath.Join(t.TempDir(), "known_hosts"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,23 +1,18 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/licbroker/licbroker/netconf/netconfdtest"
 )
 
 // End-to-end tests of the bulk operations: the real licbroker and devicesim
@@ -293,7 +288,8 @@ func jobID(t *testing.T, out string) string {
 // with the reason, and the job succeeds.
 func TestDiscoverNetconfdE2E(t *testing.T) {
 	t.Parallel()
-	hostport, username, keyFile := netconfdServer(t)
+	nd := netconfdtest.Start(t)
+	hostport, username, keyFile := nd.Addr, nd.Username, nd.KeyFile
 	dataDir := t.TempDir()
 	host, port, _ := net.SplitHostPort(hostport)
 	_, c := startBroker(t, dataDir, port, "LICBROKER_DEVICE_TIMEOUT=10s")
@@ -309,115 +305,4 @@ func TestDiscoverNetconfdE2E(t *testing.T) {
 	if len(devs) != 0 {
 		t.Fatalf("netconfd was recorded as a device: %+v", devs)
 	}
-}
-
-// needTool returns path if it exists, else fails the test with an install
-// hint.
-func needTool(t *testing.T, path, pkg string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: install the Debian package %s (.ci/run does)", path, pkg)
-	}
-	return path
-}
-
-// netconfdServer runs yuma123's netconfd behind a private sshd on a random
-// loopback address and returns host:port, the user and the file of its
-// private key (see REFERENCE.md, "Running the real peers here").
-func netconfdServer(t *testing.T) (hostport, username, keyFile string) {
-	t.Helper()
-	netconfd := needTool(t, "/usr/sbin/netconfd", "netconfd")
-	sshd := needTool(t, "/usr/sbin/sshd", "openssh-server")
-	subsystem := needTool(t, "/usr/sbin/netconf-subsystem", "netconfd")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat("/run/sshd"); err != nil {
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Fatalf("sshd needs /run/sshd: %v (run the tests as root, as .ci/run does)", err)
-		}
-	}
-	dir := t.TempDir()
-	addr := freeAddr(t, fmt.Sprintf("127.%d.%d.%d", 10+mrand.IntN(200), mrand.IntN(250), 1+mrand.IntN(250)))
-	host, port, _ := net.SplitHostPort(addr)
-	sock := filepath.Join(dir, "ncxserver.sock")
-	writeKey := func(name string) ssh.Signer {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, err := ssh.MarshalPrivateKey(priv, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s, err := ssh.NewSignerFromKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	writeKey("host_key")
-	client := writeKey("client_key")
-	os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(client.PublicKey()), 0o600)
-	config := fmt.Sprintf(`ListenAddress %s
-Port %s
-HostKey %s/host_key
-PidFile %s/sshd.pid
-AuthorizedKeysFile %s/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem netconf "%s --ncxserver-sockname=%s@%s"
-`, host, port, dir, dir, dir, subsystem, port, sock)
-	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		logf, _ := os.Create(filepath.Join(dir, filepath.Base(name)+".out"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			logf.Close()
-			if t.Failed() {
-				out, _ := os.ReadFile(logf.Name())
-				t.Logf("%s output:\n%s", name, out)
-			}
-		})
-		return cmd
-	}
-	// netconfd admits sessions only on the SSH ports it is told about.
-	run(netconfd, "--no-startup", "--superuser="+u.Username, "--port="+port, "--ncxserver-sockname="+sock,
-		"--log="+filepath.Join(dir, "netconfd.log"))
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("netconfd did not create its socket")
-		}
-	}
-	run(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sshd is not listening")
-		}
-	}
-	return addr, u.Username, filepath.Join(dir, "client_key")
 }
