@@ -40,18 +40,16 @@ func (c *Client) InstallLicense(ctx context.Context, file []byte) ([]InstallResu
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Results []InstallResult `xml:"result"`
-	}
-	if err := xml.Unmarshal(append(append([]byte("<r>"), r.Body...), "</r>"...), &out); err != nil {
+	results, err := decodeInstallResults(r.Body)
+	if err != nil {
 		return nil, fmt.Errorf("netconf: %s: install-license reply: %w", c.addr, err)
 	}
-	for _, res := range out.Results {
+	for _, res := range results {
 		switch res.Status {
 		case StatusInstalled, StatusAlreadyPresent, StatusFailed:
 		default:
 			return nil, fmt.Errorf("netconf: %s: install-license reply: line %d has unknown status %q", c.addr, res.Line, res.Status)
 		}
 	}
-	return out.Results, nil
+	return results, nil
 }
