@@ -143,11 +143,13 @@ func BenchmarkRPCRoundTrip(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu0 := processCPU(b)
 			for b.Loop() {
 				if err := bc.call(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/rpc")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rpc/s")
 		})
 	}
