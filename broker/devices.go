@@ -172,6 +172,26 @@ func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, 
 	if err != nil {
 		return Device{}, err
 	}
+	return deviceFromData(data, now)
+}
+
+// readDeviceAndClose is readDevice for a session that has nothing else to
+// do: <close-session> goes in the same write as the get (see
+// netconf.Client.PipelineClose), and the session is closed.
+func readDeviceAndClose(ctx context.Context, s *netconf.Client, now time.Time) (Device, error) {
+	res, err := s.PipelineClose(ctx, netconf.GetOp(deviceFilter))
+	if err != nil {
+		return Device{}, err
+	}
+	if res[0].Err != nil {
+		return Device{}, res[0].Err
+	}
+	return deviceFromData(res[0].Reply.Data(), now)
+}
+
+// deviceFromData builds a device record from the data of a get with
+// deviceFilter.
+func deviceFromData(data []byte, now time.Time) (Device, error) {
 	parsed := netconf.ParseData(data)
 	id, err := parsed.Identity()
 	if err != nil {
