@@ -63,14 +63,15 @@ func typePrio(t keyengine.LicenseType) int {
 }
 
 // verify checks a stored license at e.now with keyengine's
-// TrustStore.Verify. The signature and the device binding of a stored
-// license do not change, and a trust store is never modified (a reload of
-// the trusted keys makes a new one): once they passed under a trust store,
-// only the validity period is checked again under it, as a device checks
-// its keys at install and boot rather than at every read. The license's
-// UDI is checked against udi every time.
+// TrustStore.Verify. The signature of a stored license does not change,
+// and a trust store's keys do not either (a reload of the trusted keys
+// makes a new store): once the signature passed under a trust store, it
+// is not checked again under it, as a device checks its keys at install
+// and boot rather than at every read. The device binding, the signing
+// key's revocation (a store may gain revocations) and the validity period
+// are checked every time.
 func (sl *storedLicense) verify(e env, udi keyengine.UDI) error {
-	if sl.verified == e.ts && sl.Lic.Grant.UDI == udi {
+	if sl.verified == e.ts && sl.Lic.Grant.UDI == udi && !e.ts.IsRevoked(sl.Lic.Grant.KeyID) {
 		return sl.Lic.Grant.CheckPeriod(e.now)
 	}
 	err := e.ts.Verify(sl.Lic, udi, e.now)
