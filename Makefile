@@ -72,7 +72,7 @@ bench:
 # Short fuzzing runs of the netconf decoders (go test -fuzz allows one
 # target per run).
 fuzz:
-	for t in FuzzReader FuzzServerRPC FuzzFastParse; do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s -fuzzminimizetime 10s ./netconf; done
+	for t in FuzzReader FuzzServerRPC FuzzFastParse FuzzParseLicensing; do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s -fuzzminimizetime 10s ./netconf; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

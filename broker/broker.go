@@ -52,6 +52,9 @@ type Config struct {
 	DeviceConcurrency int
 	// DeviceTimeout bounds one device's dial plus RPCs (default 30s).
 	DeviceTimeout time.Duration
+	// SSHAlgorithms restricts the SSH algorithms offered to devices
+	// (default: x/crypto/ssh's).
+	SSHAlgorithms netconf.SSHAlgorithms
 	// NodeID names this node as the runner of the jobs it works
 	// (default "local").
 	NodeID string
@@ -97,6 +100,9 @@ func New(cfg Config, store Store, state *State) (*Broker, error) {
 	}
 	if len(full.CredentialsKey) != 32 {
 		return nil, fmt.Errorf("broker: credentials key must be 32 bytes, got %d", len(full.CredentialsKey))
+	}
+	if err := full.SSHAlgorithms.Validate(); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if full.KnownHosts == nil {
 		kh, _ := netconf.OpenKnownHosts("")

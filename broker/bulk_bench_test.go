@@ -37,16 +37,18 @@ import (
 // same client configuration, measured in the same run before and after.
 // It also reports the broker's peak resident memory (VmHWM of this
 // process, which also holds the floor client) and the CPU time per device
-// of each process. Set LICBROKER_BENCH_CONCURRENCY to change the session
-// bound (default 64) and LICBROKER_BENCH_PROFILE to a directory to write
-// CPU and heap profiles of each phase.
+// of each process. The broker's SSH key exchange is ecdh-sha2-nistp256
+// (see netconf.SSHAlgorithms); LICBROKER_BENCH_SSH_KEX names others,
+// comma-separated, or, empty, keeps x/crypto/ssh's defaults. Set
+// LICBROKER_BENCH_CONCURRENCY to change the session bound (default 64) and
+// LICBROKER_BENCH_PROFILE to a directory to write CPU and heap profiles of
+// each phase, of both processes.
 func BenchmarkBulk(b *testing.B) {
 	n := envInt(b, "LICBROKER_BENCH_DEVICES", 30000)
 	conc := envInt(b, "LICBROKER_BENCH_CONCURRENCY", 64)
 	profDir := os.Getenv("LICBROKER_BENCH_PROFILE")
 	for b.Loop() {
-		r := newBulkRun(b, n, conc)
-		r.profDir = profDir
+		r := newBulkRun(b, n, conc, profDir)
 		r.run()
 		r.report()
 		r.stop()
@@ -67,18 +69,20 @@ func envInt(b *testing.B, name string, def int) int {
 
 // bulkRun is one scale run.
 type bulkRun struct {
-	b        *testing.B
-	n, conc  int
-	dir      string
-	first    netip.Addr
-	port     int
-	sim      *exec.Cmd
-	simOut   *bytes.Buffer
-	store    *raftstore.Store
-	br       *Broker
-	profDir  string
-	phases   []phase
-	fleetCPU time.Duration
+	b       *testing.B
+	n, conc int
+	dir     string
+	first   netip.Addr
+	port    int
+	sim     *exec.Cmd
+	simOut  *bytes.Buffer
+	store   *raftstore.Store
+	br      *Broker
+	profDir string
+	// simProfiles counts the profiles devicesim was asked to write.
+	simProfiles int
+	phases      []phase
+	algs        ssh.NegotiatedAlgorithms // what the first floor negotiated
 }
 
 // phase is what one phase measured, with the SSH floor measured just
@@ -101,11 +105,11 @@ type phase0 struct {
 	selfCPU, simCPU time.Duration
 }
 
-func newBulkRun(b *testing.B, n, conc int) *bulkRun {
+func newBulkRun(b *testing.B, n, conc int, profDir string) *bulkRun {
 	if n > 65000 {
 		b.Fatalf("at most 65000 devices (one 127.x.0.0/16)")
 	}
-	r := &bulkRun{b: b, n: n, conc: conc, dir: b.TempDir()}
+	r := &bulkRun{b: b, n: n, conc: conc, dir: b.TempDir(), profDir: profDir}
 	r.first = netip.MustParseAddr(fmt.Sprintf("127.%d.0.1", 10+rand.IntN(240)))
 
 	// The broker: a single Raft node on disk.
@@ -130,8 +134,17 @@ func newBulkRun(b *testing.B, n, conc int) *bulkRun {
 		b.Fatal(err)
 	}
 	kh, _ := netconf.OpenKnownHosts(filepath.Join(r.dir, "known_hosts"))
+	// The key exchange: ecdh-sha2-nistp256 unless LICBROKER_BENCH_SSH_KEX
+	// names others (comma-separated; empty for x/crypto/ssh's defaults).
+	kex := []string{ssh.KeyExchangeECDHP256}
+	if v, ok := os.LookupEnv("LICBROKER_BENCH_SSH_KEX"); ok {
+		kex = nil
+		if v != "" {
+			kex = strings.Split(v, ",")
+		}
+	}
 	r.br, err = New(Config{Signer: kr, KnownHosts: kh, CredentialsKey: bytes.Repeat([]byte{7}, 32), DeviceConcurrency: conc,
-		DeviceTimeout: 60 * time.Second, JobBackoff: 500 * time.Millisecond}, store, state)
+		DeviceTimeout: 60 * time.Second, JobBackoff: 500 * time.Millisecond, SSHAlgorithms: netconf.SSHAlgorithms{KeyExchanges: kex}}, store, state)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,8 +162,15 @@ func newBulkRun(b *testing.B, n, conc int) *bulkRun {
 	}
 	r.port = freePortB(b, r.first.String())
 	r.simOut = &bytes.Buffer{}
-	r.sim = exec.Command(bin, "serve", "--count", strconv.Itoa(n), "--first-address", r.first.String(), "--port", strconv.Itoa(r.port),
-		"--trust", trust, "--control-addr", "")
+	args := []string{"serve", "--count", strconv.Itoa(n), "--first-address", r.first.String(), "--port", strconv.Itoa(r.port),
+		"--trust", trust, "--control-addr", ""}
+	if profDir != "" {
+		if err := os.MkdirAll(profDir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		args = append(args, "--profile-dir", profDir)
+	}
+	r.sim = exec.Command(bin, args...)
 	r.sim.Stdout, r.sim.Stderr = r.simOut, r.simOut
 	if err := r.sim.Start(); err != nil {
 		b.Fatal(err)
@@ -287,15 +307,13 @@ func (r *bulkRun) job(name string, start func() (*Job, error)) *Job {
 // each phase, it moves with the load other processes put on the machine.
 func (r *bulkRun) floor(k int) phase0 {
 	b := r.b
-	// What netconf.NewDialer builds for the broker's credential profile.
-	cfg := &ssh.ClientConfig{User: "admin", HostKeyCallback: r.br.cfg.KnownHosts.Callback(), Auth: []ssh.AuthMethod{ssh.Password("admin"),
-		ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
-			ans := make([]string, len(qs))
-			for i := range ans {
-				ans[i] = "admin"
-			}
-			return ans, nil
-		})}}
+	// The SSH client configuration of the broker's sessions with the
+	// fleet's credential profile.
+	dl, err := r.br.dialer(DefaultTenant, "default")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := dl.SSHConfig()
 	addrs := make(chan string)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -305,7 +323,12 @@ func (r *bulkRun) floor(k int) phase0 {
 	for range r.conc {
 		wg.Go(func() {
 			for a := range addrs {
-				err := sshHandshake(a, cfg)
+				algs, err := sshHandshake(a, cfg)
+				if err == nil && k == 0 {
+					mu.Lock()
+					r.algs = algs
+					mu.Unlock()
+				}
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -333,19 +356,23 @@ func (r *bulkRun) floor(k int) phase0 {
 }
 
 // sshHandshake is the floor's unit: TCP connect, SSH key exchange and
-// password login, then close.
-func sshHandshake(addr string, cfg *ssh.ClientConfig) error {
+// password login, then close. It returns the algorithms negotiated.
+func sshHandshake(addr string, cfg *ssh.ClientConfig) (ssh.NegotiatedAlgorithms, error) {
 	conn, err := net.DialTimeout("tcp", addr, 30*time.Second)
 	if err != nil {
-		return err
+		return ssh.NegotiatedAlgorithms{}, err
 	}
 	conn.SetDeadline(time.Now().Add(60 * time.Second))
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
 		conn.Close()
-		return err
+		return ssh.NegotiatedAlgorithms{}, err
 	}
-	return ssh.NewClient(c, chans, reqs).Close()
+	var algs ssh.NegotiatedAlgorithms
+	if m, ok := c.(ssh.AlgorithmsConnMetadata); ok {
+		algs = m.Algorithms()
+	}
+	return algs, ssh.NewClient(c, chans, reqs).Close()
 }
 
 // profile starts a CPU profile of a phase when asked to, and returns the
@@ -361,6 +388,9 @@ func (r *bulkRun) profile(name string) func() {
 	if err != nil {
 		r.b.Fatal(err)
 	}
+	// devicesim profiles itself from SIGUSR1 to SIGUSR2 (cpu-N.pprof).
+	r.simProfiles++
+	r.sim.Process.Signal(syscall.SIGUSR1)
 	if err := pprof.StartCPUProfile(f); err != nil {
 		r.b.Fatal(err)
 	}
@@ -369,6 +399,15 @@ func (r *bulkRun) profile(name string) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+		r.sim.Process.Signal(syscall.SIGUSR2)
+		heap := filepath.Join(r.profDir, fmt.Sprintf("heap-%d.pprof", r.simProfiles))
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(heap); err == nil {
+				break
+			}
+		}
+		os.Rename(filepath.Join(r.profDir, fmt.Sprintf("cpu-%d.pprof", r.simProfiles)), filepath.Join(r.profDir, "devicesim-"+name+".cpu.pprof"))
+		os.Rename(heap, filepath.Join(r.profDir, "devicesim-"+name+".heap.pprof"))
 		for _, kind := range []string{"block", "mutex"} {
 			w, err := os.Create(filepath.Join(r.profDir, name+"."+kind+".pprof"))
 			if err != nil {
@@ -412,6 +451,7 @@ func (r *bulkRun) report() {
 	rss := peakRSS(b)
 	fmt.Fprintf(&tb, "\n%d devices (discovery scanned %s), concurrency %d, %d CPUs shared with devicesim; discover+install+verify %.1f s; broker peak RSS %.0f MiB\n",
 		r.n, r.phases[0].detail, r.conc, runtime.NumCPU(), total.Seconds(), float64(rss)/(1<<20))
+	fmt.Fprintf(&tb, "SSH: key exchange %s, host key %s, cipher %s\n", r.algs.KeyExchange, r.algs.HostKey, r.algs.Write.Cipher)
 	b.ReportMetric(total.Seconds(), "total-s")
 	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
 	// The table goes to stdout: a benchmark's log is cut after ten lines.

@@ -155,7 +155,7 @@ func (b *Broker) clientConfig(c *Credential) (netconf.ClientConfig, error) {
 		return netconf.ClientConfig{}, err
 	}
 	cfg := netconf.ClientConfig{User: c.Username, DialTimeout: b.cfg.DeviceTimeout, HelloTimeout: b.cfg.DeviceTimeout,
-		RPCTimeout: b.cfg.DeviceTimeout}
+		RPCTimeout: b.cfg.DeviceTimeout, Algorithms: b.cfg.SSHAlgorithms}
 	if c.IsKey {
 		signer, err := ssh.ParsePrivateKey(secret)
 		if err != nil {

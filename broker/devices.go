@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -174,44 +172,42 @@ func readDevice(ctx context.Context, s *netconf.Client, now time.Time) (Device, 
 	if err != nil {
 		return Device{}, err
 	}
-	id, err := netconf.ParseIdentity(data)
+	return deviceFromData(data, now)
+}
+
+// readDeviceAndClose is readDevice for a session that has nothing else to
+// do: <close-session> goes in the same write as the get (see
+// netconf.Client.PipelineClose), and the session is closed.
+func readDeviceAndClose(ctx context.Context, s *netconf.Client, now time.Time) (Device, error) {
+	res, err := s.PipelineClose(ctx, netconf.GetOp(deviceFilter))
 	if err != nil {
 		return Device{}, err
 	}
-	lic, err := parseLicensing(data)
+	if res[0].Err != nil {
+		return Device{}, res[0].Err
+	}
+	return deviceFromData(res[0].Reply.Data(), now)
+}
+
+// deviceFromData builds a device record from the data of a get with
+// deviceFilter.
+func deviceFromData(data []byte, now time.Time) (Device, error) {
+	parsed := netconf.ParseData(data)
+	id, err := parsed.Identity()
 	if err != nil {
 		return Device{}, err
+	}
+	lic, err := parsed.Licensing()
+	switch {
+	case errors.Is(err, netconf.ErrNoLicensing):
+		return Device{}, errors.New("broker: the device reported no licensing state")
+	case err != nil:
+		return Device{}, fmt.Errorf("broker: the device's licensing state: %w", err)
 	}
 	d := Device{UDI: id.UDI(), PID: id.PID, Serial: id.Serial, Family: FamilyOf(id.PID),
 		SoftwareVersion: id.SoftwareVersion, Groups: []string{}}
 	setLicensing(&d, lic, now)
 	return d, nil
-}
-
-// parseLicensing finds the licensing container among the top-level
-// elements of a get's data.
-func parseLicensing(data []byte) (*netconf.Licensing, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, errors.New("broker: the device reported no licensing state")
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if se.Name.Space == netconf.LicensingNS && se.Name.Local == "licensing" {
-			var l netconf.Licensing
-			if err := d.DecodeElement(&l, &se); err != nil {
-				return nil, fmt.Errorf("broker: the device's licensing state: %w", err)
-			}
-			return &l, nil
-		}
-		if err := d.Skip(); err != nil {
-			return nil, errors.New("broker: the device reported no licensing state")
-		}
-	}
 }
 
 // setLicensing puts the licensing state read from a device into its record.

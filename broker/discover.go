@@ -111,7 +111,11 @@ func (d *discoverer) one(ctx context.Context, addr string) outcome {
 		return outcome{res: fail(r, StatusNotLicensing, fmt.Errorf("the NETCONF server does not advertise the licensing model (%s); %d capabilities",
 			netconf.LicensingNS, len(s.ServerCapabilities())))}
 	}
-	dev, err := readDevice(ctx, s, b.now())
+	read := readDevice
+	if len(d.policies) == 0 {
+		read = readDeviceAndClose // no policy may need the session afterwards
+	}
+	dev, err := read(ctx, s, b.now())
 	if err != nil {
 		st := classify(err)
 		if st == StatusError {

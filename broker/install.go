@@ -319,48 +319,110 @@ func (b *Broker) pushTo(ctx context.Context, dev *Device, lics []*License, r Job
 		return outcome{res: fail(r, classifyDial(err), err)}
 	}
 	defer s.Close()
+	if len(need) == 1 {
+		return b.pushOneAndClose(ctx, s, dev, need[0], r, what)
+	}
 	return b.push(ctx, s, dev, need, r, what)
 }
 
-// push installs license files over an open session, reads the device's
-// license state back and returns the outcome: the device record and the
-// licenses to mark installed.
+// licenseFile returns a license's file, from the state if l does not carry
+// it.
+func (b *Broker) licenseFile(l *License) ([]byte, error) {
+	if len(l.File) > 0 {
+		return l.File, nil
+	}
+	full, err := b.License("", l.ID)
+	if err != nil {
+		return nil, err
+	}
+	return full.File, nil
+}
+
+// push installs license files over an open session, one after the other
+// (the first refusal stops it), reads the device's license state back and
+// returns the outcome: the device record and the licenses to mark
+// installed.
 func (b *Broker) push(ctx context.Context, s *netconf.Client, dev *Device, need []*License, r JobResult, what string) outcome {
 	var o outcome
 	for _, l := range need {
-		file := l.File
-		if len(file) == 0 {
-			full, err := b.License("", l.ID)
-			if err != nil {
-				return outcome{res: fail(r, StatusError, err)}
-			}
-			file = full.File
+		file, err := b.licenseFile(l)
+		if err != nil {
+			return outcome{res: fail(r, StatusError, err)}
 		}
 		res, err := s.InstallLicense(ctx, file)
-		if err != nil {
-			o.res = fail(r, classify(err), err)
-			return o
-		}
-		if len(res) == 0 {
-			o.res = fail(r, StatusRefused, errors.New("the device returned no install result"))
-			return o
-		}
-		if res[0].Status == netconf.StatusFailed {
-			o.res = fail(r, StatusRefused, fmt.Errorf("device refused license %s: %s", l.ID, res[0].Reason))
+		if o.res, err = installed(r, l, res, err); err != nil {
 			return o
 		}
 		o.installed = append(o.installed, jobInstalled{ID: l.ID, What: what})
 	}
 	r.OK, r.Status = true, StatusInstalled
 	o.res = r
-	if lic, err := s.Licensing(ctx); err == nil {
-		nd := *dev
-		setLicensing(&nd, lic, b.now())
-		o.dev = &nd
-	} else {
-		b.cfg.Logger.Warn("reading licenses after install", "udi", dev.UDI, "err", err)
-	}
+	lic, err := s.Licensing(ctx)
+	b.readBack(&o, dev, lic, err)
 	return o
+}
+
+// pushOneAndClose installs one license file and reads the device's
+// license state back in one pipeline that ends the session: install,
+// get and close-session in one write (the get is answered after the
+// install, whatever its outcome).
+func (b *Broker) pushOneAndClose(ctx context.Context, s *netconf.Client, dev *Device, l *License, r JobResult, what string) outcome {
+	file, err := b.licenseFile(l)
+	if err != nil {
+		return outcome{res: fail(r, StatusError, err)}
+	}
+	res, err := s.PipelineClose(ctx, netconf.InstallLicenseOp(file), netconf.GetOp(netconf.LicensingFilter))
+	if err != nil {
+		return outcome{res: fail(r, classify(err), err)}
+	}
+	var results []netconf.InstallResult
+	if err = res[0].Err; err == nil {
+		if results, err = netconf.ParseInstallResults(res[0].Reply); err != nil {
+			err = fmt.Errorf("netconf: %s: %w", s.Addr(), err)
+		}
+	}
+	var o outcome
+	if o.res, err = installed(r, l, results, err); err != nil {
+		return o
+	}
+	o.installed = []jobInstalled{{ID: l.ID, What: what}}
+	r.OK, r.Status = true, StatusInstalled
+	o.res = r
+	var lic *netconf.Licensing
+	if err = res[1].Err; err == nil {
+		if lic, err = netconf.ParseData(res[1].Reply.Data()).Licensing(); err != nil {
+			err = fmt.Errorf("%w (from %s)", err, s.Addr())
+		}
+	}
+	b.readBack(&o, dev, lic, err)
+	return o
+}
+
+// installed turns the outcome of installing license l into a failed result
+// and an error, or r and nil.
+func installed(r JobResult, l *License, res []netconf.InstallResult, err error) (JobResult, error) {
+	switch {
+	case err != nil:
+		return fail(r, classify(err), err), err
+	case len(res) == 0:
+		err = errors.New("the device returned no install result")
+	case res[0].Status == netconf.StatusFailed:
+		err = fmt.Errorf("device refused license %s: %s", l.ID, res[0].Reason)
+	default:
+		return r, nil
+	}
+	return fail(r, StatusRefused, err), err
+}
+
+// readBack records in o the device's license state read after an install.
+func (b *Broker) readBack(o *outcome, dev *Device, lic *netconf.Licensing, err error) {
+	if err != nil {
+		b.cfg.Logger.Warn("reading licenses after install", "udi", dev.UDI, "err", err)
+		return
+	}
+	nd := *dev
+	setLicensing(&nd, lic, b.now())
+	o.dev = &nd
 }
 
 func (b *Broker) deployWorker(j *Job) (jobWork, error) {

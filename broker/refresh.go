@@ -54,8 +54,8 @@ func (b *Broker) refreshOne(ctx context.Context, j *Job, udi string) outcome {
 	if err != nil {
 		return outcome{res: fail(r, classifyDial(err), err)}
 	}
-	defer s.Close()
-	nd, err := readDevice(ctx, s, b.now())
+	defer s.Close() // a no-op once readDeviceAndClose has run
+	nd, err := readDeviceAndClose(ctx, s, b.now())
 	if err != nil {
 		return outcome{res: fail(r, classify(err), err)}
 	}

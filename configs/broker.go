@@ -69,33 +69,46 @@ type Broker struct {
 	TLSKeyFile  string `mapstructure:"tls_key_file"`
 	// APIMaxBodyBytes bounds a request body (default 1 MiB).
 	APIMaxBodyBytes int64 `mapstructure:"api_max_body_bytes"`
+	// SSHKeyExchanges, SSHCiphers, SSHMACs and SSHHostKeyAlgorithms
+	// restrict the SSH algorithms the broker offers devices, each in order
+	// of preference (empty: x/crypto/ssh's defaults, the post-quantum
+	// hybrid key exchange first). The broker refuses names that
+	// x/crypto/ssh does not implement or lists as insecure.
+	SSHKeyExchanges      []string `mapstructure:"ssh_key_exchanges"`
+	SSHCiphers           []string `mapstructure:"ssh_ciphers"`
+	SSHMACs              []string `mapstructure:"ssh_macs"`
+	SSHHostKeyAlgorithms []string `mapstructure:"ssh_host_key_algorithms"`
 }
 
 var brokerDefaults = map[string]any{
-	"node_id":            "node1",
-	"data_dir":           "./data",
-	"http_addr":          "127.0.0.1:7800",
-	"raft_addr":          "127.0.0.1:7900",
-	"raft_advertise":     "",
-	"bootstrap":          true,
-	"peers":              []Peer{},
-	"join":               "",
-	"join_secret":        "",
-	"credentials_key":    "",
-	"keyring_file":       "",
-	"raft_tls_cert":      "",
-	"raft_tls_key":       "",
-	"raft_tls_ca":        "",
-	"netconf_port":       830,
-	"device_concurrency": 64,
-	"device_timeout":     30 * time.Second,
-	"refresh_interval":   time.Duration(0),
-	"job_attempts":       3,
-	"job_retry_backoff":  time.Second,
-	"log_level":          "info",
-	"tls_cert_file":      "",
-	"tls_key_file":       "",
-	"api_max_body_bytes": 1 << 20,
+	"node_id":                 "node1",
+	"data_dir":                "./data",
+	"http_addr":               "127.0.0.1:7800",
+	"raft_addr":               "127.0.0.1:7900",
+	"raft_advertise":          "",
+	"bootstrap":               true,
+	"peers":                   []Peer{},
+	"join":                    "",
+	"join_secret":             "",
+	"credentials_key":         "",
+	"keyring_file":            "",
+	"raft_tls_cert":           "",
+	"raft_tls_key":            "",
+	"raft_tls_ca":             "",
+	"netconf_port":            830,
+	"device_concurrency":      64,
+	"device_timeout":          30 * time.Second,
+	"refresh_interval":        time.Duration(0),
+	"job_attempts":            3,
+	"job_retry_backoff":       time.Second,
+	"log_level":               "info",
+	"tls_cert_file":           "",
+	"tls_key_file":            "",
+	"api_max_body_bytes":      1 << 20,
+	"ssh_key_exchanges":       []string{},
+	"ssh_ciphers":             []string{},
+	"ssh_macs":                []string{},
+	"ssh_host_key_algorithms": []string{},
 }
 
 var brokerFlags = map[string]string{

@@ -81,3 +81,26 @@ func TestBrokerJobSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerSSHAlgorithms: the SSH algorithm lists are empty by default
+// (x/crypto/ssh's choice) and load from a file as lists and from the
+// environment as comma-separated values.
+func TestBrokerSSHAlgorithms(t *testing.T) {
+	c, err := LoadBroker("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SSHKeyExchanges)+len(c.SSHCiphers)+len(c.SSHMACs)+len(c.SSHHostKeyAlgorithms) != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	f := filepath.Join(t.TempDir(), "b.yaml")
+	os.WriteFile(f, []byte("ssh_key_exchanges: [ecdh-sha2-nistp256, curve25519-sha256]\nssh_host_key_algorithms: [ssh-ed25519]\n"), 0o600)
+	t.Setenv("LICBROKER_SSH_CIPHERS", "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com")
+	if c, err = LoadBroker(f, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.SSHKeyExchanges, " ") != "ecdh-sha2-nistp256 curve25519-sha256" || strings.Join(c.SSHHostKeyAlgorithms, " ") != "ssh-ed25519" ||
+		strings.Join(c.SSHCiphers, " ") != "aes128-gcm@openssh.com chacha20-poly1305@openssh.com" || len(c.SSHMACs) != 0 {
+		t.Fatalf("loaded: kex %q, ciphers %q, macs %q, host keys %q", c.SSHKeyExchanges, c.SSHCiphers, c.SSHMACs, c.SSHHostKeyAlgorithms)
+	}
+}

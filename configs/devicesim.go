@@ -29,6 +29,11 @@ type Fleet struct {
 	DeviceCredentials []FleetCredentials `mapstructure:"device_credentials"`
 	// SilentHold is how long an unreachable device holds a connection.
 	SilentHold time.Duration `mapstructure:"silent_hold"`
+	// SSHKeyExchanges, SSHCiphers and SSHMACs restrict the SSH algorithms
+	// the devices offer (empty: x/crypto/ssh's defaults).
+	SSHKeyExchanges []string `mapstructure:"ssh_key_exchanges"`
+	SSHCiphers      []string `mapstructure:"ssh_ciphers"`
+	SSHMACs         []string `mapstructure:"ssh_macs"`
 }
 
 // FleetCredentials are the credentials of the devices from First to Last.
@@ -54,6 +59,9 @@ var fleetDefaults = map[string]any{
 	"authorized_keys":    "",
 	"device_credentials": []map[string]any{},
 	"silent_hold":        2 * time.Minute,
+	"ssh_key_exchanges":  []string{},
+	"ssh_ciphers":        []string{},
+	"ssh_macs":           []string{},
 }
 
 var fleetFlags = map[string]string{

@@ -44,3 +44,24 @@ func TestLoadFleetErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadFleetSSHAlgorithms: the SSH algorithm lists are empty by default
+// and load from a file and from DEVICESIM_* variables.
+func TestLoadFleetSSHAlgorithms(t *testing.T) {
+	c, err := LoadFleet("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SSHKeyExchanges)+len(c.SSHCiphers)+len(c.SSHMACs) != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	p := filepath.Join(t.TempDir(), "f.yaml")
+	os.WriteFile(p, []byte("ssh_key_exchanges: [ecdh-sha2-nistp256]\n"), 0o644)
+	t.Setenv("DEVICESIM_SSH_CIPHERS", "aes128-gcm@openssh.com,aes256-ctr")
+	if c, err = LoadFleet(p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.SSHKeyExchanges, " ") != "ecdh-sha2-nistp256" || strings.Join(c.SSHCiphers, " ") != "aes128-gcm@openssh.com aes256-ctr" {
+		t.Fatalf("loaded: kex %q, ciphers %q", c.SSHKeyExchanges, c.SSHCiphers)
+	}
+}

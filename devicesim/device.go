@@ -61,6 +61,9 @@ type deviceState struct {
 type storedLicense struct {
 	Index uint32            `json:"index"`
 	Lic   keyengine.License `json:"license"`
+	// verified is the trust store under which the license's signature
+	// and device binding were last found good (nil: not yet); see verify.
+	verified *keyengine.TrustStore
 }
 
 // evalState is one built-in evaluation license. Usage time is counted while

@@ -69,6 +69,10 @@ type FleetConfig struct {
 	SilentHold time.Duration
 	// HandshakeTimeout bounds the SSH handshake and the hello (default 10s).
 	HandshakeTimeout time.Duration
+	// SSHAlgorithms restricts the key exchanges, ciphers and MACs the
+	// devices offer (default: x/crypto/ssh's). The host key algorithm is
+	// always ssh-ed25519.
+	SSHAlgorithms netconf.SSHAlgorithms
 }
 
 // DeviceCredentials are the credentials of the devices from First to Last
@@ -159,6 +163,12 @@ func (cfg FleetConfig) validate() error {
 	}
 	if cfg.Port < 0 || cfg.Port > 65535 {
 		return fmt.Errorf("%w: port %d is out of range 1-65535", ErrBadConfig, cfg.Port)
+	}
+	if len(cfg.SSHAlgorithms.HostKeys) > 0 {
+		return fmt.Errorf("%w: the devices' host keys are ssh-ed25519; host key algorithms cannot be set", ErrBadConfig)
+	}
+	if err := cfg.SSHAlgorithms.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	for _, dc := range cfg.DeviceCredentials {
 		if !dc.First.Is4() || !dc.Last.Is4() || dc.Last.Less(dc.First) {

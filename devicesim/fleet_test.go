@@ -229,3 +229,42 @@ func TestCredentials(t *testing.T) {
 func ed25519GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
 	return ed25519.GenerateKey(rand.Reader)
 }
+
+// TestSSHAlgorithms: a fleet restricted to some key exchanges and ciphers
+// offers only those; a client that wants others is refused at the
+// handshake. A bad name, or host key algorithms (the devices' keys are
+// Ed25519), is a bad configuration.
+func TestSSHAlgorithms(t *testing.T) {
+	sim := simtest.Start(t, simtest.Options{Count: 1, Configure: func(c *devicesim.FleetConfig) {
+		c.SSHAlgorithms = netconf.SSHAlgorithms{KeyExchanges: []string{ssh.KeyExchangeECDHP256}, Ciphers: []string{ssh.CipherAES128GCM}}
+	}})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		algs netconf.SSHAlgorithms
+		ok   bool
+	}{
+		{netconf.SSHAlgorithms{}, true},
+		{netconf.SSHAlgorithms{KeyExchanges: []string{ssh.KeyExchangeCurve25519}}, false},
+		{netconf.SSHAlgorithms{Ciphers: []string{ssh.CipherChaCha20Poly1305}}, false},
+		{netconf.SSHAlgorithms{KeyExchanges: []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeECDHP256}}, true},
+	} {
+		cfg := sim.ClientConfig()
+		cfg.Algorithms = tc.algs
+		c, err := netconf.Dial(ctx, sim.Addrs[0], cfg)
+		if err == nil {
+			_, err = c.Identity(ctx)
+			c.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("client %+v: err %v, want ok=%t", tc.algs, err, tc.ok)
+		}
+	}
+	for _, algs := range []netconf.SSHAlgorithms{
+		{KeyExchanges: []string{"ecdh-sha2-nistp255"}},
+		{HostKeys: []string{ssh.KeyAlgoED25519}},
+	} {
+		if _, err := devicesim.NewFleet(devicesim.FleetConfig{Count: 1, SSHAlgorithms: algs}); !errors.Is(err, devicesim.ErrBadConfig) {
+			t.Errorf("fleet with %+v: %v", algs, err)
+		}
+	}
+}

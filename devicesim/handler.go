@@ -140,14 +140,8 @@ func (d *Device) RPC(ctx context.Context, req *netconf.Request) ([]byte, error) 
 }
 
 func (d *Device) rpc(req *netconf.Request) ([]byte, error) {
-	var in struct {
-		File       string `xml:"license-file"`
-		LicenseID  string `xml:"license-id"`
-		Feature    string `xml:"feature"`
-		Level      string `xml:"level"`
-		AcceptEULA string `xml:"accept-eula"`
-	}
-	if err := req.Decode(&in); err != nil {
+	in, err := decodeParams(req)
+	if err != nil {
 		return nil, netconf.ErrBadElement("protocol", req.Op.Local, "cannot decode "+req.Op.Local+": "+err.Error())
 	}
 	switch req.Op.Local {
@@ -215,4 +209,31 @@ func appErr(err error) error {
 	}
 	return &netconf.RPCError{Type: "application", Tag: tag, Severity: "error",
 		AppTag: "licensing", Message: reason(err)}
+}
+
+// rpcParams are the parameters of the licensing operations.
+type rpcParams struct {
+	File       string `xml:"license-file"`
+	LicenseID  string `xml:"license-id"`
+	Feature    string `xml:"feature"`
+	Level      string `xml:"level"`
+	AcceptEULA string `xml:"accept-eula"`
+}
+
+// decodeParams reads an operation's parameters from its parsed tree, or
+// with Request.Decode when a parameter is not a plain leaf.
+func decodeParams(req *netconf.Request) (rpcParams, error) {
+	var p rpcParams
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"license-file", &p.File}, {"license-id", &p.LicenseID}, {"feature", &p.Feature}, {"level", &p.Level}, {"accept-eula", &p.AcceptEULA}} {
+		v, ok := req.Leaf(f.name)
+		if !ok {
+			p = rpcParams{}
+			return p, req.Decode(&p)
+		}
+		*f.dst = v
+	}
+	return p, nil
 }

@@ -213,3 +213,37 @@ func TestInstallOneBadLineFailsAlone(t *testing.T) {
 		t.Fatalf("corrupt line: %+v", res)
 	}
 }
+
+// TestVerifiedOnceStillJudgedEachTime: a stored license's signature is
+// checked once, but every read still judges its period, its device and
+// its key: an extension runs out, and a key revoked in the very store the
+// devices trust makes its licenses inactive at once and unused at boot.
+func TestVerifiedOnceStillJudgedEachTime(t *testing.T) {
+	ts := (*keyengine.TrustStore)(nil)
+	l := newLab(t, devicesim.Family3750E, 1, func(c *devicesim.FleetConfig) { ts = c.Trust })
+	d := l.dev(0)
+	perm := l.sign(d.UDI(), "ipservices", keyengine.Permanent, 0)
+	ext := l.sign(d.UDI(), "advipservices", keyengine.Extension, 10)
+	l.install(d, perm, ext)
+	l.reload(d)
+	if d.ActiveLevel() != "advipservices" {
+		t.Fatalf("active %s", d.ActiveLevel())
+	}
+	for range 3 { // reads after the first verification
+		if s := d.Snapshot(); licenseView(t, s, ext.Grant.ID, "").State != "inUse" || licenseView(t, s, perm.Grant.ID, "").State != "notInUse" {
+			t.Fatalf("licenses: %+v", s.Licenses)
+		}
+	}
+	l.advance(11 * day)
+	if v := licenseView(t, d.Snapshot(), ext.Grant.ID, ""); v.State != "expiredInUse" {
+		t.Fatalf("extension after its end: %+v", v)
+	}
+	ts.Revoke(perm.Grant.KeyID)
+	if v := licenseView(t, d.Snapshot(), perm.Grant.ID, ""); v.State != "inactive" {
+		t.Fatalf("license of a revoked key: %+v", v)
+	}
+	l.reload(d)
+	if d.ActiveLevel() != "ipbase" {
+		t.Fatalf("active after reload with the key revoked and the extension expired: %s", d.ActiveLevel())
+	}
+}

@@ -62,14 +62,35 @@ func typePrio(t keyengine.LicenseType) int {
 	return 2
 }
 
+// verify checks a stored license at e.now with keyengine's
+// TrustStore.Verify. The signature of a stored license does not change,
+// and a trust store's keys do not either (a reload of the trusted keys
+// makes a new store): once the signature passed under a trust store, it
+// is not checked again under it, as a device checks its keys at install
+// and boot rather than at every read. The device binding, the signing
+// key's revocation (a store may gain revocations) and the validity period
+// are checked every time.
+func (sl *storedLicense) verify(e env, udi keyengine.UDI) error {
+	if sl.verified == e.ts && sl.Lic.Grant.UDI == udi && !e.ts.IsRevoked(sl.Lic.Grant.KeyID) {
+		return sl.Lic.Grant.CheckPeriod(e.now)
+	}
+	err := e.ts.Verify(sl.Lic, udi, e.now)
+	if err == nil || errors.Is(err, keyengine.ErrNotYetValid) || errors.Is(err, keyengine.ErrExpired) {
+		sl.verified = e.ts
+	}
+	return err
+}
+
 // candidates lists the valid licenses: installed keys that verify at now,
 // and activated evaluation licenses with usage time left.
 func (st *deviceState) candidates(e env) []candidate {
 	fam := st.family()
 	var out []candidate
-	for _, s := range st.Licenses {
+	udi := st.udi()
+	for i := range st.Licenses {
+		s := &st.Licenses[i]
 		li := fam.levelIndex(s.Lic.Grant.Feature)
-		if li < 0 || e.ts.Verify(s.Lic, st.udi(), e.now) != nil {
+		if li < 0 || s.verify(e, udi) != nil {
 			continue
 		}
 		out = append(out, candidate{key: s.Lic.Grant.ID, li: li, prio: typePrio(s.Lic.Grant.Type)})
@@ -221,11 +242,13 @@ func (d *Device) Install(file []byte) []InstallResult {
 	storageFull := d.fault != nil && d.fault.StorageFull
 	err = d.updateLocked(func(st *deviceState, now time.Time) error {
 		fam := st.family()
+		e := env{ts: d.fleet.trust(), now: now}
 		for i, pl := range lines {
 			r := InstallResult{Line: uint32(i + 1), LicenseID: pl.lic.Grant.ID, Feature: pl.lic.Grant.Feature}
+			sl := storedLicense{Lic: pl.lic}
 			var verr error
 			if pl.err == nil {
-				verr = d.fleet.trust().Verify(pl.lic, st.udi(), now)
+				verr = sl.verify(e, st.udi())
 			}
 			switch {
 			case pl.err != nil:
@@ -240,12 +263,13 @@ func (d *Device) Install(file []byte) []InstallResult {
 			case storageFull || len(st.Licenses) >= maxStoredLicenses:
 				r.Status, r.Reason = StatusFailed, "license storage full"
 			default:
-				st.Licenses = append(st.Licenses, storedLicense{Index: st.nextIndex(), Lic: pl.lic})
+				sl.Index = st.nextIndex()
+				st.Licenses = append(st.Licenses, sl)
 				r.Status = StatusInstalled
 			}
 			out[i] = r
 		}
-		st.reassess(env{ts: d.fleet.trust(), now: now})
+		st.reassess(e)
 		return nil
 	})
 	if err != nil {

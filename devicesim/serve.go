@@ -199,6 +199,7 @@ func (f *Fleet) resolve(local, _ net.Addr) (*netconf.Endpoint, error) {
 		}
 	}
 	conf.AddHostKey(signer)
+	f.cfg.SSHAlgorithms.ApplyServer(conf)
 	return &netconf.Endpoint{SSH: conf, Handler: d}, nil
 }
 

@@ -61,11 +61,13 @@ func (st *deviceState) snapshot(e env, withLicenses bool) State {
 	cands := st.candidates(e)
 	s.NextBoot = fam.Levels[st.bootLevel(cands)]
 	s.Licenses = make([]LicenseView, 0, len(st.Licenses)+len(fam.Levels)-1)
-	for _, sl := range st.Licenses {
+	udi := st.udi()
+	for i := range st.Licenses {
+		sl := &st.Licenses[i]
 		g := sl.Lic.Grant
 		v := LicenseView{Index: sl.Index, ID: g.ID, Feature: g.Feature, Type: string(g.Type), Counted: g.Counted,
 			Count: g.Count, EULA: true, Store: "primary", NodeLocked: true, Comment: g.Comment}
-		v.State = licenseErrState(e.ts.Verify(sl.Lic, st.udi(), e.now), st.InUse == g.ID)
+		v.State = licenseErrState(sl.verify(e, udi), st.InUse == g.ID)
 		if g.NotAfter.IsZero() {
 			v.PeriodLeft = "Life time"
 		} else {

@@ -74,6 +74,15 @@ func (ts *TrustStore) Verify(l License, udi UDI, now time.Time) error {
 	if !udi.IsZero() && udi != g.UDI {
 		return &WrongDeviceError{Licensed: g.UDI, Actual: udi}
 	}
+	return g.CheckPeriod(now)
+}
+
+// CheckPeriod checks that the grant is valid at now: NotBefore <= now <
+// NotAfter (no NotAfter: no end). Errors wrap ErrNotYetValid or
+// ErrExpired. It is the last check of TrustStore.Verify, for callers that
+// have verified the license's signature once and check its period again
+// later.
+func (g Grant) CheckPeriod(now time.Time) error {
 	if now.Before(g.NotBefore) {
 		return fmt.Errorf("%w: license %s starts %s", ErrNotYetValid, g.ID, g.NotBefore.UTC().Format(time.RFC3339))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,11 +143,13 @@ func BenchmarkRPCRoundTrip(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu0 := processCPU(b)
 			for b.Loop() {
 				if err := bc.call(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/rpc")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rpc/s")
 		})
 	}
@@ -200,4 +203,40 @@ func BenchmarkSessionVsBareSSH(b *testing.B) {
 	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/session")
 	b.ReportMetric(float64(nc.Nanoseconds())/float64(b.N), "netconf-ns/session")
 	b.ReportMetric(float64(nc)/float64(bare), "netconf/bare")
+}
+
+// BenchmarkHandshake opens NETCONF sessions (TCP, SSH, hello, close) with
+// each key exchange the client may be restricted to: the cost of a
+// session's key exchange on both sides (client and server run in this
+// process).
+func BenchmarkHandshake(b *testing.B) {
+	e := newTestEnv(b)
+	ctx := context.Background()
+	for _, kex := range []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519, ssh.KeyExchangeECDHP256} {
+		b.Run(kex, func(b *testing.B) {
+			cfg := e.clientConfig()
+			cfg.Algorithms.KeyExchanges = []string{kex}
+			dl := NewDialer(cfg)
+			b.ReportAllocs()
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				c, err := dl.Dial(ctx, e.addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/session")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+		})
+	}
+}
+
+// processCPU is the user plus system CPU time of this process.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

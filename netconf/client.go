@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type ClientConfig struct {
 	// OnWarning, when set, is called with each rpc-error of severity
 	// "warning" in a reply (warnings are not errors; see Reply.Warnings).
 	OnWarning func(addr string, w *RPCError)
+	// Algorithms restricts the SSH algorithms offered (default:
+	// x/crypto/ssh's); see SSHAlgorithms.
+	Algorithms SSHAlgorithms
 }
 
 // Dialer opens client sessions with one configuration; the SSH client
@@ -90,8 +94,17 @@ func NewDialer(cfg ClientConfig) *Dialer {
 			return errors.New("netconf: no host key policy configured")
 		}
 	}
-	return &Dialer{cfg: full, ssh: &ssh.ClientConfig{User: full.User, Auth: auth, HostKeyCallback: hk},
-		hello: MarshalHello(full.Capabilities, 0)}
+	sc := &ssh.ClientConfig{User: full.User, Auth: auth, HostKeyCallback: hk,
+		HostKeyAlgorithms: slices.Clone(full.Algorithms.HostKeys)}
+	full.Algorithms.apply(&sc.Config)
+	return &Dialer{cfg: full, ssh: sc, hello: MarshalHello(full.Capabilities, 0)}
+}
+
+// SSHConfig returns a copy of the SSH client configuration of the
+// sessions dl opens (benchmarks measure bare handshakes with it).
+func (dl *Dialer) SSHConfig() *ssh.ClientConfig {
+	c := *dl.ssh
+	return &c
 }
 
 // netconfSubsystem is the payload of the subsystem request: the SSH string

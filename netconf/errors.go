@@ -29,6 +29,10 @@ var (
 	// calls.
 	errReloaded = errors.New("the device reloaded")
 
+	// ErrNoLicensing: a device's data has no licensing state (no
+	// licensing container of the licensing module).
+	ErrNoLicensing = errors.New("netconf: the data has no licensing state")
+
 	// errNoChassis: the data has no chassis component that names the
 	// device.
 	errNoChassis = errors.New("netconf: ietf-hardware has no chassis component with model-name and serial-num")

@@ -132,6 +132,22 @@ func FuzzServerRPC(f *testing.F) {
 		if !bytes.HasPrefix(reply, []byte(`<rpc-reply xmlns="`+BaseNS+`"`+m.attrs+">")) {
 			t.Fatalf("reply does not echo the request's attributes %q: %s", m.attrs, reply)
 		}
+		if rerr == nil {
+			// Request.Leaf agrees with Decode.
+			req := &Request{Op: m.op, Body: m.body, nsDecls: m.nsDecls, tree: m.tree}
+			var in struct {
+				File   string `xml:"license-file"`
+				Source string `xml:"source"`
+			}
+			if err := req.Decode(&in); err == nil {
+				if v, ok := req.Leaf("license-file"); ok && v != in.File {
+					t.Fatalf("Leaf(license-file) %q, Decode %q: %s", v, in.File, msg)
+				}
+				if v, ok := req.Leaf("source"); ok && v != in.Source {
+					t.Fatalf("Leaf(source) %q, Decode %q: %s", v, in.Source, msg)
+				}
+			}
+		}
 	})
 }
 

@@ -56,10 +56,11 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 // ParseIdentity finds the chassis component in <data> content. The class is
 // an identityref; any prefix is accepted for ianahw:chassis.
 func ParseIdentity(data []byte) (Identity, error) {
-	roots, err := parseNodes(data)
-	if err != nil {
-		return Identity{}, fmt.Errorf("netconf: reply data is not well-formed XML: %w", err)
-	}
+	return ParseData(data).Identity()
+}
+
+// identityOf finds the chassis component among parsed top-level elements.
+func identityOf(roots []*node) (Identity, error) {
 	for _, hw := range roots {
 		if hw.name.Space != HardwareNS || hw.name.Local != "hardware" {
 			continue

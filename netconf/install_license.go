@@ -40,18 +40,26 @@ func (c *Client) InstallLicense(ctx context.Context, file []byte) ([]InstallResu
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Results []InstallResult `xml:"result"`
+	results, err := ParseInstallResults(r)
+	if err != nil {
+		return nil, fmt.Errorf("netconf: %s: %w", c.addr, err)
 	}
-	if err := xml.Unmarshal(append(append([]byte("<r>"), r.Body...), "</r>"...), &out); err != nil {
-		return nil, fmt.Errorf("netconf: %s: install-license reply: %w", c.addr, err)
+	return results, nil
+}
+
+// ParseInstallResults decodes the results of a reply to InstallLicenseOp
+// (sent with Pipeline, say).
+func ParseInstallResults(r *Reply) ([]InstallResult, error) {
+	results, err := decodeInstallResults(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("install-license reply: %w", err)
 	}
-	for _, res := range out.Results {
+	for _, res := range results {
 		switch res.Status {
 		case StatusInstalled, StatusAlreadyPresent, StatusFailed:
 		default:
-			return nil, fmt.Errorf("netconf: %s: install-license reply: line %d has unknown status %q", c.addr, res.Line, res.Status)
+			return nil, fmt.Errorf("install-license reply: line %d has unknown status %q", res.Line, res.Status)
 		}
 	}
-	return out.Results, nil
+	return results, nil
 }

@@ -155,8 +155,36 @@ func TestInteropNetconfdServer(t *testing.T) {
 			if !ok || re.Type == "" || re.Tag != "unknown-namespace" || re.Severity != "error" || re.AppTag == "" || re.Message == "" {
 				t.Fatalf("unknown operation: %v (%T)", err, err)
 			}
+			// A pipeline (several rpcs in one write): netconfd answers each
+			// in order.
+			res, err := c.Pipeline(ctx, GetConfigOp("running", ""), `<frobnicate xmlns="urn:example:nobody"/>`, GetOp(""))
+			if err != nil || len(res) != 3 {
+				t.Fatalf("pipeline: %d results, %v", len(res), err)
+			}
+			if res[0].Err != nil || !strings.Contains(string(res[0].Reply.Data()), "ietf-netconf-acm") {
+				t.Fatalf("pipelined get-config: %v %s", res[0].Err, res[0].Reply.Body)
+			}
+			if re, ok := res[1].Err.(*RPCError); !ok || re.Tag != "unknown-namespace" {
+				t.Fatalf("pipelined unknown operation: %v", res[1].Err)
+			}
+			if res[2].Err != nil || !strings.Contains(string(res[2].Reply.Data()), "netconf-state") {
+				t.Fatalf("pipelined get: %v", res[2].Err)
+			}
 			if err := c.CloseSession(ctx); err != nil {
 				t.Fatalf("close-session: %v", err)
+			}
+			// A get and close-session in one write.
+			c, err = Dial(ctx, addr, ClientConfig{User: username, Signer: key, HostKeyCallback: kh.Callback(),
+				RPCTimeout: 10 * time.Second, Capabilities: caps, FirstRPCDelay: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = c.PipelineClose(ctx, GetOp(""))
+			if err != nil || len(res) != 1 || res[0].Err != nil || !strings.Contains(string(res[0].Reply.Data()), "netconf-state") {
+				t.Fatalf("get with close-session: %d results, %v", len(res), err)
+			}
+			if _, err := c.Get(ctx, ""); err == nil || !strings.Contains(err.Error(), "closed by the client") {
+				t.Fatalf("call after PipelineClose: %v", err)
 			}
 		})
 	}

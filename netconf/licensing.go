@@ -65,11 +65,11 @@ func (c *Client) Licensing(ctx context.Context) (*Licensing, error) {
 	if err != nil {
 		return nil, err
 	}
-	var l Licensing
-	if err := decodeChild(data, LicensingNS, "licensing", &l); err != nil {
+	l, err := ParseData(data).Licensing()
+	if err != nil {
 		return nil, fmt.Errorf("%w (from %s)", err, c.addr)
 	}
-	return &l, nil
+	return l, nil
 }
 
 // licensingOp builds an operation of the licensing module with leaf
@@ -97,13 +97,14 @@ func (c *Client) callOK(ctx context.Context, name, op string) error {
 }
 
 // decodeChild decodes the first element (ns, local) found among the
-// top-level elements of data into v.
-func decodeChild(data []byte, ns, local string, v any) error {
+// top-level elements of data into v. It returns notFound when there is
+// none.
+func decodeChild(data []byte, ns, local string, v any, notFound error) error {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			return fmt.Errorf("netconf: reply has no %s element", local)
+			return notFound
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -116,7 +117,7 @@ func decodeChild(data []byte, ns, local string, v any) error {
 			return nil
 		}
 		if err := d.Skip(); err != nil {
-			return fmt.Errorf("netconf: reply has no %s element", local)
+			return notFound
 		}
 	}
 }

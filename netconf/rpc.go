@@ -74,6 +74,28 @@ func (r *Request) Decode(v any) error {
 	}
 }
 
+// Leaf returns the text of the operation's child element with local name
+// local (in any namespace; the last such child if there are several), as
+// Decode gives it to a string field tagged with that name: "" when there
+// is none. ok is false when only Decode can tell (a matching child that
+// has elements of its own); the operation is parsed only once for both.
+func (r *Request) Leaf(local string) (text string, ok bool) {
+	op, rerr := opTree(r)
+	if rerr != nil {
+		return "", false
+	}
+	for _, c := range op.children {
+		if c.name.Local != local {
+			continue
+		}
+		if len(c.children) > 0 {
+			return "", false
+		}
+		text = c.text
+	}
+	return text, true
+}
+
 // CloseSession asks the server to end the session after sending the reply
 // to this request (used by a device's reload).
 func (r *Request) CloseSession() { r.closeAfter = true }

@@ -43,6 +43,21 @@ func (t *Transport) Send(msg []byte) error {
 	return nil
 }
 
+// SendAll writes several framed messages with one write (RPCs sent
+// without waiting for replies).
+func (t *Transport) SendAll(msgs ...[]byte) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.wbuf = t.wbuf[:0]
+	for _, m := range msgs {
+		t.wbuf = AppendFramed(t.wbuf, m, t.framing)
+	}
+	if _, err := t.w.Write(t.wbuf); err != nil {
+		return fmt.Errorf("netconf: send: %w", err)
+	}
+	return nil
+}
+
 // Receive reads one framed message. The message is valid until the next
 // call (the transport reuses its buffer).
 func (t *Transport) Receive() ([]byte, error) {

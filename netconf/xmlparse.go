@@ -69,12 +69,18 @@ type nsBinding struct{ prefix, uri string }
 // comments and processing instructions between them). ok is false when the
 // input is beyond the fast parser; then nothing is known about it.
 func fastParse(b []byte) (roots []*node, ok bool) {
+	tags := 0
 	for _, c := range b {
 		if c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
 			return nil, false
 		}
+		if c == '<' {
+			tags++
+		}
 	}
-	p := &fastParser{b: b}
+	// Most elements have a start and an end tag: one block of nodes
+	// usually holds them all.
+	p := &fastParser{b: b, slab: make([]node, 0, tags/2+1)}
 	for {
 		p.skipSpace()
 		if p.i == len(b) {

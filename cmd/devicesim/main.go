@@ -19,6 +19,7 @@ import (
 
 	"github.com/licbroker/licbroker/configs"
 	"github.com/licbroker/licbroker/devicesim"
+	"github.com/licbroker/licbroker/netconf"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 )
@@ -48,7 +49,8 @@ trusted keys file; SIGINT or SIGTERM stops the fleet (state is kept in
 			if err != nil {
 				return err
 			}
-			return serve(cfg)
+			dir, _ := cmd.Flags().GetString("profile-dir")
+			return serve(cfg, dir)
 		},
 	}
 	f := cmd.Flags()
@@ -62,6 +64,8 @@ trusted keys file; SIGINT or SIGTERM stops the fleet (state is kept in
 	f.String("control-addr", "127.0.0.1:8399", "HTTP control endpoint address, loopback only (empty to disable)")
 	f.Float64("clock-speed", 1, "speed of simulated time (1440 = a day per minute)")
 	f.String("authorized-keys", "", "OpenSSH authorized_keys file whose keys may log in")
+	f.String("profile-dir", "", "on SIGUSR1 start a CPU profile in this directory, on SIGUSR2 stop it (for benchmarks)")
+	f.MarkHidden("profile-dir")
 	return cmd
 }
 
@@ -71,7 +75,8 @@ func fleetConfig(cfg configs.Fleet, log *slog.Logger) (devicesim.FleetConfig, er
 		Count: cfg.Count, FirstAddress: netip.MustParseAddr(cfg.FirstAddress), Port: cfg.Port, Seed: cfg.Seed,
 		Mix: cfg.Mix, Username: cfg.Username, Password: cfg.Password, TrustFile: cfg.Trust,
 		StateDir: cfg.StateDir, Clock: devicesim.NewClock(time.Now(), cfg.ClockSpeed), Logger: log,
-		SilentHold: cfg.SilentHold,
+		SilentHold:    cfg.SilentHold,
+		SSHAlgorithms: netconf.SSHAlgorithms{KeyExchanges: cfg.SSHKeyExchanges, Ciphers: cfg.SSHCiphers, MACs: cfg.SSHMACs},
 	}
 	if cfg.AuthorizedKeys != "" {
 		keys, err := readAuthorizedKeys(cfg.AuthorizedKeys)
@@ -108,7 +113,7 @@ func readAuthorizedKeys(path string) ([]ssh.PublicKey, error) {
 	return keys, nil
 }
 
-func serve(cfg configs.Fleet) error {
+func serve(cfg configs.Fleet, profileDir string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if cfg.Trust == "" {
 		return errors.New("--trust is required: the broker's trusted-keys.pem (in its data directory)")
@@ -142,6 +147,10 @@ func serve(cfg configs.Fleet) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if profileDir != "" {
+		stopProf := profileOnSignals(profileDir, log)
+		defer stopProf()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for {

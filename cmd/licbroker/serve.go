@@ -69,6 +69,11 @@ func serve(cfg configs.Broker) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	algs := netconf.SSHAlgorithms{KeyExchanges: cfg.SSHKeyExchanges, Ciphers: cfg.SSHCiphers, MACs: cfg.SSHMACs,
+		HostKeys: cfg.SSHHostKeyAlgorithms}
+	if err := algs.Validate(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -108,7 +113,7 @@ func serve(cfg configs.Broker) error {
 	defer store.Close()
 
 	b, err := broker.New(broker.Config{Signer: kr, KnownHosts: kh, CredentialsKey: credKey,
-		NetconfPort: cfg.NetconfPort, DeviceConcurrency: cfg.DeviceConcurrency, DeviceTimeout: cfg.DeviceTimeout, Logger: log,
+		NetconfPort: cfg.NetconfPort, DeviceConcurrency: cfg.DeviceConcurrency, DeviceTimeout: cfg.DeviceTimeout, SSHAlgorithms: algs, Logger: log,
 		NodeID: cfg.NodeID, JobAttempts: cfg.JobAttempts, JobBackoff: cfg.JobRetryBackoff, RefreshInterval: cfg.RefreshInterval}, store, state)
 	if err != nil {
 		return err
