@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,6 +107,8 @@ func drive(b *testing.B, n int, put func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed atomic.Int64
+	stopProfile := profileDrive(b)
+	defer stopProfile()
 	b.ResetTimer()
 	start := time.Now()
 	for range benchWriters * benchInflight {
@@ -128,6 +132,26 @@ func drive(b *testing.B, n int, put func(i int) error) {
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// profileDrive writes a CPU profile of the measured part alone (not the
+// setup) to $LICBROKER_BENCH_CPUPROFILE.<benchmark name>, when set.
+func profileDrive(b *testing.B) func() {
+	path := os.Getenv("LICBROKER_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path + "." + strings.ReplaceAll(b.Name(), "/", "_"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 func BenchmarkClusterWrites(b *testing.B) {

@@ -70,68 +70,111 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 }
 
 // batcher coalesces waiting proposals into batches, bounded by count and
-// size. When batches are already in flight it lingers briefly for more; a
-// lone writer is never delayed.
+// size. A batch goes out as soon as an in-flight slot is free; while every
+// slot is taken it keeps growing with the proposals that arrive, so the
+// batch size follows the load. When batches are already in flight and a
+// slot is free it lingers briefly for more; a lone writer is never
+// delayed.
 func (s *Store) batcher() {
 	defer s.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var carry *proposal // did not fit in the previous batch
 	for {
-		var first *proposal
-		select {
-		case first = <-s.proposals:
-		case <-s.stop:
-			return
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-s.proposals:
+			case <-s.stop:
+				return
+			}
 		}
 		batch, size := []*proposal{first}, len(first.cmd)
-		lingering := false
+		add := func(p *proposal) bool {
+			if size+len(p.cmd) > s.cfg.MaxBatchBytes {
+				carry = p
+				return false
+			}
+			batch = append(batch, p)
+			size += len(p.cmd)
+			return len(batch) < s.cfg.MaxBatch && size < s.cfg.MaxBatchBytes
+		}
+		lingering, lingered := false, false
+		slot := false
 	collect:
 		for len(batch) < s.cfg.MaxBatch && size < s.cfg.MaxBatchBytes {
-			var p *proposal
+			// Take what is waiting first.
 			select {
-			case p = <-s.proposals:
-			default:
-				if s.cfg.Linger < 0 || len(s.inflight) == 0 {
+			case p := <-s.proposals:
+				if !add(p) {
 					break collect
 				}
+				continue
+			default:
+			}
+			if !lingered && s.cfg.Linger >= 0 && len(s.inflight) > 0 && len(s.inflight) < cap(s.inflight) {
+				// A slot is free but batches are in flight: wait a
+				// little for more before taking it.
 				if !lingering {
 					timer.Reset(s.cfg.Linger)
 					lingering = true
 				}
 				select {
-				case p = <-s.proposals:
+				case p := <-s.proposals:
+					if !add(p) {
+						break collect
+					}
 				case <-timer.C:
-					lingering = false
-					break collect
+					lingering, lingered = false, true
 				case <-s.stop:
+					s.fail(batch, carry)
+					return
+				}
+				continue
+			}
+			// Go as soon as a slot is free; until then keep collecting.
+			select {
+			case s.inflight <- struct{}{}:
+				slot = true
+				break collect
+			case p := <-s.proposals:
+				if !add(p) {
 					break collect
 				}
+			case <-s.stop:
+				s.fail(batch, carry)
+				return
 			}
-			if size+len(p.cmd) > s.cfg.MaxBatchBytes {
-				s.dispatch(batch)
-				batch, size = nil, 0
-			}
-			batch = append(batch, p)
-			size += len(p.cmd)
 		}
 		if lingering {
 			timer.Stop()
+		}
+		if !slot {
+			select {
+			case s.inflight <- struct{}{}:
+			case <-s.stop:
+				s.fail(batch, carry)
+				return
+			}
 		}
 		s.dispatch(batch)
 	}
 }
 
-// dispatch hands a batch on once an in-flight slot is free; while all
-// slots are taken, proposals pile up and form larger batches.
-func (s *Store) dispatch(batch []*proposal) {
-	select {
-	case s.inflight <- struct{}{}:
-	case <-s.stop:
-		for _, p := range batch {
-			p.done <- result{err: ErrClosed}
-		}
-		return
+// fail answers proposals the store will not send because it is closing.
+func (s *Store) fail(batch []*proposal, carry *proposal) {
+	if carry != nil {
+		batch = append(batch, carry)
 	}
+	for _, p := range batch {
+		p.done <- result{err: ErrClosed}
+	}
+}
+
+// dispatch hands a batch on; the caller holds an in-flight slot for it,
+// which is given back once the batch is answered.
+func (s *Store) dispatch(batch []*proposal) {
 	// Proposers that gave up while the batch waited for a slot are left
 	// out: nothing of theirs is ever sent.
 	live := batch[:0]
