@@ -3,6 +3,8 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/sha512"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -54,11 +56,18 @@ var benchInflight = func() int {
 }()
 
 // redeemRecord returns activation record n: a license.redeem command as
-// the broker proposes it, about 400 bytes.
+// the broker proposes it (the binary encoding), about 400 bytes with the
+// signed license it carries. A stand-in of ~250 bytes (the size of a
+// compact key; a full XML license file is ~700) keeps the record at the
+// size the issue measures.
 func redeemRecord(n int, now time.Time) []byte {
 	udi := fmt.Sprintf("WS-C3750E-24TD-S:FDO%07dX", n)
-	lic := License{ID: fmt.Sprintf("lic-%012x", n), Tenant: DefaultTenant, UDI: udi, PAK: benchPAK, Feature: "ipservices",
-		Type: "permanent", IssuedAt: now}
+	id := fmt.Sprintf("lic-%012x", n)
+	sig := sha512.Sum512([]byte(id))
+	file := fmt.Appendf(nil, "<license id=%q><udi>%s</udi><feature>ipservices</feature><type>permanent</type><pak>%s</pak><line>%s</line></license>",
+		id, udi, benchPAK, base64.StdEncoding.EncodeToString(sig[:]))
+	lic := License{ID: id, Tenant: DefaultTenant, UDI: udi, PAK: benchPAK, Feature: "ipservices",
+		Type: "permanent", IssuedAt: now, File: file}
 	cmd, err := newCommand(CmdRedeem, "operator:tok-1", now, redeem{Tenant: DefaultTenant, PAK: benchPAK, License: lic})
 	if err != nil {
 		panic(err)
