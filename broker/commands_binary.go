@@ -95,7 +95,6 @@ type strKind uint8
 
 const (
 	strCommon strKind = iota // tenant, PAK id, feature, type, state, actor
-	strUDI                   // a device's UDI
 	strOther                 // anything else: never interned
 )
 
@@ -185,7 +184,7 @@ func decodeBinary(raw []byte, c *Command, str func([]byte, strKind) string) {
 	l := &p.License
 	l.ID = string(r.raw("license id")) // unique: never interned
 	l.Tenant = r.string("license tenant", strCommon)
-	l.UDI = r.string("license udi", strUDI)
+	l.UDI = r.string("license udi", strOther) // the device record's is used
 	l.PAK = r.string("license pak", strCommon)
 	l.Line = r.int("license line")
 	l.Feature = r.string("license feature", strCommon)

@@ -18,9 +18,11 @@ import (
 type State struct {
 	mu sync.RWMutex
 	d  stateData
-	// strs interns strings of decoded commands (see str); a cache that
-	// changes no value.
-	strs map[string]string
+	// strs and recent intern strings of decoded commands (see str): a
+	// cache that changes no value.
+	strs       map[string]string
+	recent     [8]string
+	nextRecent uint8
 }
 
 type stateData struct {
@@ -153,26 +155,30 @@ func (s *State) Apply(index uint64, raw []byte) []byte {
 
 // str makes the strings of a binary command (see decodeBinary): common
 // ones (tenants, PAK ids, features, types, actors) are interned, so the
-// records that hold them share one copy; a device's UDI is the device
-// record's. Called with the state locked.
+// records that hold them share one copy; the few most recent are checked
+// before the map. Called with the state locked.
 func (s *State) str(b []byte, kind strKind) string {
-	if kind == strUDI {
-		if d, ok := s.d.Devices[string(b)]; ok {
-			return d.UDI
-		}
+	if kind != strCommon {
 		return string(b)
 	}
-	if v, ok := s.strs[string(b)]; ok {
-		return v
+	for _, v := range s.recent {
+		if v == string(b) {
+			return v
+		}
 	}
-	v := string(b)
-	if len(s.strs) >= maxInterned {
-		clear(s.strs)
+	v, ok := s.strs[string(b)]
+	if !ok {
+		v = string(b)
+		if len(s.strs) >= maxInterned {
+			clear(s.strs)
+		}
+		if s.strs == nil {
+			s.strs = map[string]string{}
+		}
+		s.strs[v] = v
 	}
-	if s.strs == nil {
-		s.strs = map[string]string{}
-	}
-	s.strs[v] = v
+	s.recent[s.nextRecent%uint8(len(s.recent))] = v
+	s.nextRecent++
 	return v
 }
 

@@ -23,6 +23,9 @@ func (s *State) ApplyBatch(index uint64, cmds [][]byte, wantResults bool) [][]by
 	s.d.Index = index
 	var c Command
 	a := &applier{d: &s.d, c: &c, index: index}
+	// Results of redemptions are appended to one buffer (a new one when
+	// it is full), not allocated one by one.
+	var buf []byte
 	for i, raw := range cmds {
 		c = Command{}
 		if len(raw) > 0 && raw[0] == cmdBinaryV1 {
@@ -45,7 +48,12 @@ func (s *State) ApplyBatch(index uint64, cmds [][]byte, wantResults bool) [][]by
 				if aerr != nil {
 					out[i] = encodeResult(&c, nil, aerr, gojson.Marshal)
 				} else {
-					out[i] = appendRedeemResult(make([]byte, 0, 512+len(l.File)*4/3), l, existing)
+					if need := 640 + len(l.File)*4/3; cap(buf)-len(buf) < need {
+						buf = make([]byte, 0, max(need, 64<<10))
+					}
+					start := len(buf)
+					buf = appendRedeemResult(buf, l, existing)
+					out[i] = buf[start:len(buf):len(buf)]
 				}
 			}
 			continue

@@ -47,7 +47,8 @@ func (a *applier) redeem(p *redeem) (any, *APIError) {
 
 // redeemLicense is redeem without boxing the result: the license recorded
 // (or the live one the device had, existing), which the caller must not
-// change.
+// change. p is the applier's own (decoded for this command): its license
+// becomes the record.
 func (a *applier) redeemLicense(p *redeem) (*License, bool, *APIError) {
 	pak, ok := a.d.PAKs[p.PAK]
 	if !ok || pak.Tenant != p.Tenant {
@@ -57,7 +58,7 @@ func (a *applier) redeemLicense(p *redeem) (*License, bool, *APIError) {
 		return nil, false, apiErr("bad_request", "PAK %s has no line %d", p.PAK, p.Line+1)
 	}
 	line := &pak.Lines[p.Line]
-	l := p.License
+	l := &p.License
 	if l.Feature != line.Feature || l.Type != line.Type {
 		return nil, false, apiErr("bad_request", "license %s %s does not match PAK %s line %d (%s %s)",
 			l.Feature, l.Type, p.PAK, p.Line+1, line.Feature, line.Type)
@@ -81,14 +82,15 @@ func (a *applier) redeemLicense(p *redeem) (*License, bool, *APIError) {
 		return nil, false, apiErr("conflict", "license id %s already exists", l.ID)
 	}
 	line.Used++
-	l.Tenant, l.PAK, l.Line = p.Tenant, p.PAK, p.Line
+	// The same values, in the strings the PAK and device records hold
+	// (one copy in memory).
+	l.Tenant, l.PAK, l.Line, l.UDI, l.Feature, l.Type = pak.Tenant, pak.ID, p.Line, dev.UDI, line.Feature, line.Type
 	l.State = LicenseIssued
 	l.Updated = a.c.Time
 	l.History = []Event{{Time: a.c.Time, Actor: a.c.Actor, What: "issued from PAK " + p.PAK + " line " + strconv.Itoa(p.Line+1)}}
-	rec := &l
-	a.d.addLicense(rec)
-	a.auditRedeem(rec, line.Used, line.Quantity)
-	return rec, false, nil
+	a.d.addLicense(l)
+	a.auditRedeem(l, line.Used, line.Quantity)
+	return l, false, nil
 }
 
 // coveringLicense returns a live license of the device that already grants
