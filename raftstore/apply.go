@@ -42,31 +42,42 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 	if len(cmd) > s.cfg.MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), s.cfg.MaxBatchBytes)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.ApplyTimeout)
-		defer cancel()
+	now := time.Now()
+	dl, ok := ctx.Deadline()
+	// Without a deadline the proposal gets ApplyTimeout, on a plain timer
+	// (cheaper than a context per proposal).
+	var timeout <-chan time.Time
+	if !ok {
+		dl = now.Add(s.cfg.ApplyTimeout)
+		t := time.NewTimer(s.cfg.ApplyTimeout)
+		defer t.Stop()
+		timeout = t.C
 	}
-	dl, _ := ctx.Deadline()
-	p := &proposal{cmd: cmd, start: time.Now(), deadline: dl, done: make(chan result, 1)}
+	p := &proposal{cmd: cmd, start: now, deadline: dl, done: make(chan result, 1)}
 	select {
 	case s.proposals <- p:
 	case <-s.stop:
 		return nil, ErrClosed
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, ctx.Err())
+	case <-timeout:
+		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, context.DeadlineExceeded)
 	}
+	var err error
 	select {
 	case r := <-p.done:
 		s.m.applySeconds.Observe(time.Since(p.start).Seconds())
 		return r.data, r.err
 	case <-ctx.Done():
-		if p.state.CompareAndSwap(queued, abandoned) {
-			return nil, fmt.Errorf("%w: not proposed before the deadline, the store is saturated or has no leader (%v)", ErrNoQuorum, ctx.Err())
-		}
-		// The command may still commit; the caller cannot know.
-		return nil, fmt.Errorf("%w: no answer in time (%v)", ErrUnknownOutcome, ctx.Err())
+		err = ctx.Err()
+	case <-timeout:
+		err = context.DeadlineExceeded
 	}
+	if p.state.CompareAndSwap(queued, abandoned) {
+		return nil, fmt.Errorf("%w: not proposed before the deadline, the store is saturated or has no leader (%v)", ErrNoQuorum, err)
+	}
+	// The command may still commit; the caller cannot know.
+	return nil, fmt.Errorf("%w: no answer in time (%v)", ErrUnknownOutcome, err)
 }
 
 // batcher coalesces waiting proposals into batches, bounded by count and
