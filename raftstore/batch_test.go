@@ -45,15 +45,18 @@ func TestEntryForms(t *testing.T) {
 		if c.form == compressedMagic && len(e) > listSize(c.cmds)/2 {
 			t.Errorf("%s: compressed to %d bytes from about %d", c.name, len(e), listSize(c.cmds))
 		}
-		p, cmds, err := decodeEntry(e)
-		if err != nil || p != "node2" || !slices.EqualFunc(cmds, c.cmds, bytes.Equal) {
-			t.Errorf("%s: decoded proposer %q, %d commands, %v", c.name, p, len(cmds), err)
+		// Without a buffer, with one too small and with one large enough.
+		for _, buf := range []*[]byte{nil, new([]byte), func() *[]byte { b := make([]byte, 1<<20); return &b }()} {
+			p, cmds, err := decodeEntry(e, buf)
+			if err != nil || p != "node2" || !slices.EqualFunc(cmds, c.cmds, bytes.Equal) {
+				t.Errorf("%s: decoded proposer %q, %d commands, %v", c.name, p, len(cmds), err)
+			}
 		}
 	}
 	// The plain form of a large entry, as written before compression.
 	plain := append([]byte{entryMagic, 5}, "node1"...)
 	plain = appendList(plain, repetitive)
-	if p, cmds, err := decodeEntry(plain); err != nil || p != "node1" || !slices.EqualFunc(cmds, repetitive, bytes.Equal) {
+	if p, cmds, err := decodeEntry(plain, nil); err != nil || p != "node1" || !slices.EqualFunc(cmds, repetitive, bytes.Equal) {
 		t.Fatalf("plain entry: proposer %q, %d commands, %v", p, len(cmds), err)
 	}
 }
@@ -77,7 +80,7 @@ func TestCompressedEntryDamaged(t *testing.T) {
 		// Compressed, but not an entry inside.
 		"not an entry": append([]byte{compressedMagic}, s2.Encode(nil, inner)...),
 	} {
-		if _, _, err := decodeEntry(bad); !errors.Is(err, errBadBatch) {
+		if _, _, err := decodeEntry(bad, nil); !errors.Is(err, errBadBatch) {
 			t.Errorf("%s: %v, want errBadBatch", name, err)
 		}
 	}
