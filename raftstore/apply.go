@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,15 @@ type proposal struct {
 	// state: queued, then taken by a batch or abandoned by a proposer
 	// that gave up first (an abandoned proposal is never sent).
 	state atomic.Int32
+	// timer bounds a proposal whose context has no deadline.
+	timer *time.Timer
 }
+
+// proposals are recycled once their proposer has received the result:
+// nothing refers to them any more (the one send on done has happened).
+// One that timed out is left to the garbage collector, since a result may
+// still be sent on its channel.
+var proposalPool = sync.Pool{New: func() any { return &proposal{done: make(chan result, 1)} }}
 
 const (
 	queued int32 = iota
@@ -43,22 +52,37 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), s.cfg.MaxBatchBytes)
 	}
 	now := time.Now()
+	p := proposalPool.Get().(*proposal)
+	p.cmd, p.start = cmd, now
+	p.state.Store(queued)
 	dl, ok := ctx.Deadline()
 	// Without a deadline the proposal gets ApplyTimeout, on a plain timer
 	// (cheaper than a context per proposal).
 	var timeout <-chan time.Time
 	if !ok {
 		dl = now.Add(s.cfg.ApplyTimeout)
-		t := time.NewTimer(s.cfg.ApplyTimeout)
-		defer t.Stop()
-		timeout = t.C
+		if p.timer == nil {
+			p.timer = time.NewTimer(s.cfg.ApplyTimeout)
+		} else {
+			p.timer.Reset(s.cfg.ApplyTimeout)
+		}
+		timeout = p.timer.C
 	}
-	p := &proposal{cmd: cmd, start: now, deadline: dl, done: make(chan result, 1)}
+	p.deadline = dl
+	// The timer is stopped before any return; a recycled proposal's
+	// timer belongs to its next proposer.
+	stopTimer := func() {
+		if timeout != nil {
+			p.timer.Stop()
+		}
+	}
 	select {
 	case s.proposals <- p:
 	case <-s.stop:
+		stopTimer()
 		return nil, ErrClosed
 	case <-ctx.Done():
+		stopTimer()
 		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, ctx.Err())
 	case <-timeout:
 		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, context.DeadlineExceeded)
@@ -67,8 +91,12 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 	select {
 	case r := <-p.done:
 		s.m.applySeconds.Observe(time.Since(p.start).Seconds())
+		stopTimer()
+		p.cmd = nil
+		proposalPool.Put(p)
 		return r.data, r.err
 	case <-ctx.Done():
+		stopTimer()
 		err = ctx.Err()
 	case <-timeout:
 		err = context.DeadlineExceeded
