@@ -23,33 +23,27 @@ func (a *applier) audit(tenant, object, format string, args ...any) {
 }
 
 // auditRedeem records a redemption. It is the bulk of the log, one per
-// activation record, so it keeps what its object and change are made of
-// and formats them only when read (see auditRec.entry).
+// activation record, so it keeps the license record and the PAK line's
+// units and formats its object and change only when read (see
+// auditRec.entry).
 func (a *applier) auditRedeem(l *License, used, quantity int) {
 	r := a.d.Audit.add(a)
-	r.kind = auditRedeemed
-	r.tenant, r.object = l.Tenant, l.ID
-	r.pak, r.udi, r.feature, r.typ = l.PAK, l.UDI, l.Feature, l.Type
-	r.line, r.used, r.quantity = l.Line, used, quantity
+	r.tenant, r.lic, r.used, r.quantity = l.Tenant, l, used, quantity
 }
-
-// Kinds of audit records.
-const (
-	auditFormatted = iota // object and change as shown
-	auditRedeemed         // a redemption: see auditRec.entry
-)
 
 // auditRec is an audit entry as the state keeps it. Records are never
 // changed once written, which lets a snapshot write them outside the
 // state lock.
 type auditRec struct {
-	seq, index             uint64
-	time                   time.Time
-	actor, tenant, action  string
-	object, change         string
-	kind                   uint8
-	pak, udi, feature, typ string
-	line, used, quantity   int
+	seq, index            uint64
+	time                  time.Time
+	actor, tenant, action string
+	object, change        string
+	// lic is set for a redemption: object and change are made from the
+	// license's id, PAK, line, UDI, feature and type, which never change
+	// once a license is recorded, and the line's units then.
+	lic            *License
+	used, quantity int
 }
 
 // entry returns the record as users see it. withChange false leaves
@@ -57,11 +51,11 @@ type auditRec struct {
 func (r *auditRec) entry(withChange bool) AuditEntry {
 	e := AuditEntry{Seq: r.seq, Index: r.index, Time: r.time, Actor: r.actor, Tenant: r.tenant, Action: r.action,
 		Object: r.object, Change: r.change}
-	if r.kind == auditRedeemed {
-		e.Object = "license/" + r.object
+	if l := r.lic; l != nil {
+		e.Object = "license/" + l.ID
 		if withChange {
 			e.Change = fmt.Sprintf("redeemed PAK %s line %d (%d of %d used) for %s: %s %s",
-				r.pak, r.line+1, r.used, r.quantity, r.udi, r.feature, r.typ)
+				l.PAK, l.Line+1, r.used, r.quantity, l.UDI, l.Feature, l.Type)
 		}
 	}
 	return e

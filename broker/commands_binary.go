@@ -177,7 +177,13 @@ func decodeBinary(raw []byte, c *Command, str func([]byte, strKind) string) {
 	}
 	c.Time = r.time("time")
 	c.Actor = r.string("actor", strCommon)
-	p := &redeem{}
+	// One allocation for the payload and room for the history event a
+	// redemption adds (the license becomes the record).
+	box := &struct {
+		p    redeem
+		hist [1]Event
+	}{}
+	p := &box.p
 	p.Tenant = r.string("tenant", strCommon)
 	p.PAK = r.string("pak", strCommon)
 	p.Line = r.int("line")
@@ -204,6 +210,7 @@ func decodeBinary(raw []byte, c *Command, str func([]byte, strKind) string) {
 	if f := r.raw("file"); len(f) > 0 {
 		l.File = append([]byte(nil), f...)
 	}
+	l.History = box.hist[:0]
 	if n := r.uvarint("history"); n > 0 {
 		if n > uint64(len(raw)) {
 			r.fail("history")

@@ -193,11 +193,11 @@ func TestRedeemAuditEntry(t *testing.T) {
 		Object: "license/LA", Change: "redeemed PAK PAK00000001 line 1 (1 of 3 used) for " + sw1 + ": ipservices permanent"}
 	b := &Broker{state: s}
 	check := func(name string, b *Broker) {
-		got, _ := b.Audit(AuditFilter{Limit: 1})
+		got, _ := b.Audit(AuditFilter{Action: CmdRedeem, Limit: 1})
 		if len(got) != 1 || got[0] != want {
 			t.Fatalf("%s: audit %+v\nwant %+v", name, got, want)
 		}
-		for _, f := range []AuditFilter{{Object: "license/LA"}, {Object: "LA"}, {Action: "license"}, {Actor: "tok-7"}, {Tenant: "acme"}} {
+		for _, f := range []AuditFilter{{Object: "license/LA", Action: CmdRedeem}, {Object: "LA", Actor: "tok-7"}, {Action: "license.redeem"}, {Actor: "tok-7"}, {Tenant: "acme", Action: CmdRedeem}} {
 			if got, _ := b.Audit(f); len(got) == 0 || got[0] != want {
 				t.Fatalf("%s: filter %+v found %+v", name, f, got)
 			}
@@ -207,6 +207,12 @@ func TestRedeemAuditEntry(t *testing.T) {
 		}
 	}
 	check("applied", b)
+	// Later changes to the license do not change its redemption's entry.
+	runSteps(t, s, []step{{name: "revoke", typ: CmdLicenseState, at: 2 * time.Minute,
+		payload: licenseState{ID: "LA", State: LicenseRevoked, What: "revoked"}}})
+	if got, _ := b.Audit(AuditFilter{Action: CmdRedeem}); len(got) != 1 || got[0] != want {
+		t.Fatalf("after a revoke: %+v", got)
+	}
 	r := NewState()
 	if err := r.Restore(bytes.NewReader(snapshotBytes(t, s))); err != nil {
 		t.Fatal(err)

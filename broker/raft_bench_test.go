@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -118,6 +119,8 @@ func drive(b *testing.B, n int, put func(i int) error) {
 	var failed atomic.Int64
 	stopProfile := profileDrive(b)
 	defer stopProfile()
+	var gc0 runtime.MemStats
+	runtime.ReadMemStats(&gc0)
 	b.ResetTimer()
 	start := time.Now()
 	for range benchWriters * benchInflight {
@@ -139,8 +142,15 @@ func drive(b *testing.B, n int, put func(i int) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+	elapsed := time.Since(start)
+	var gc1 runtime.MemStats
+	runtime.ReadMemStats(&gc1)
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(0, "ns/op")
+	// In-process clusters share one heap: GC cycles while measuring (and
+	// their count varies run to run) weigh on the result.
+	b.Logf("%d records in %v; in the process: %d GC cycles, %d MB allocated, heap %d MB",
+		n, elapsed.Round(time.Millisecond), gc1.NumGC-gc0.NumGC, (gc1.TotalAlloc-gc0.TotalAlloc)>>20, gc1.HeapAlloc>>20)
 }
 
 // profileDrive writes a CPU profile of the measured part alone (not the

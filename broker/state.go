@@ -58,10 +58,18 @@ type stateData struct {
 	// jobDone indexes, per job, the targets that have a result; derived,
 	// rebuilt on restore.
 	jobDone map[string]map[string]struct{}
+	// lastIssued caches issuedWhat; it changes no value.
+	lastIssued issuedFrom
 
 	// Audit holds the newest maxAudit entries, oldest first. It stays the
 	// last field: Snapshot writes it after the rest, outside the lock.
 	Audit auditLog `json:"audit"`
+}
+
+type issuedFrom struct {
+	pak  string
+	line int
+	what string
 }
 
 // NewState returns an empty state.

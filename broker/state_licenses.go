@@ -87,10 +87,21 @@ func (a *applier) redeemLicense(p *redeem) (*License, bool, *APIError) {
 	l.Tenant, l.PAK, l.Line, l.UDI, l.Feature, l.Type = pak.Tenant, pak.ID, p.Line, dev.UDI, line.Feature, line.Type
 	l.State = LicenseIssued
 	l.Updated = a.c.Time
-	l.History = []Event{{Time: a.c.Time, Actor: a.c.Actor, What: "issued from PAK " + p.PAK + " line " + strconv.Itoa(p.Line+1)}}
+	// The decoder may have left room for this event (see decodeBinary).
+	l.History = append(l.History[:0], Event{Time: a.c.Time, Actor: a.c.Actor, What: a.d.issuedWhat(pak.ID, p.Line)})
 	a.d.addLicense(l)
 	a.auditRedeem(l, line.Used, line.Quantity)
 	return l, false, nil
+}
+
+// issuedWhat is the history entry of a license redeemed from a PAK line.
+// The last one is kept: redemptions come in runs from one line, and the
+// records then share the string.
+func (d *stateData) issuedWhat(pak string, line int) string {
+	if c := &d.lastIssued; c.what == "" || c.pak != pak || c.line != line {
+		*c = issuedFrom{pak: pak, line: line, what: "issued from PAK " + pak + " line " + strconv.Itoa(line+1)}
+	}
+	return d.lastIssued.what
 }
 
 // coveringLicense returns a live license of the device that already grants
