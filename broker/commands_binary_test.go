@@ -273,3 +273,38 @@ func TestSnapshotWhileApplying(t *testing.T) {
 		t.Fatal("snapshot does not round-trip")
 	}
 }
+
+// A snapshot written before the audit log moved to the end of the state
+// (and before records were kept compact) restores, and writes the same
+// entries back.
+func TestRestoreSnapshotWithAuditInTheMiddle(t *testing.T) {
+	old := `{"index":7,"tenants":{"acme":{"name":"acme","created":"2026-03-01T10:00:00Z"}},"devices":{},"paks":{},` +
+		`"licenses":{},"spares":{},"jobs":{},"credentials":{},"tokens":{},"policies":{},"rehosts":{},"host_keys":{},` +
+		`"evaluations":{},"idempotency":{},"idempotency_order":null,` +
+		`"audit":[{"seq":1,"index":1,"time":"2026-03-01T10:00:00Z","actor":"admin:tok-1","tenant":"acme","action":"tenant.create","object":"tenant/acme","change":"created tenant acme"},` +
+		`{"seq":2,"index":7,"time":"2026-03-01T10:01:00Z","actor":"operator:tok-7","tenant":"acme","action":"license.redeem","object":"license/LA","change":"redeemed PAK PAK00000001 line 1 (1 of 3 used) for ` + sw1 + `: ipservices permanent"}],` +
+		`"audit_seq":2}`
+	s := NewState()
+	if err := s.ValidateSnapshot(strings.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restore(strings.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := (&Broker{state: s}).Audit(AuditFilter{})
+	if len(got) != 2 || got[0].Change != "redeemed PAK PAK00000001 line 1 (1 of 3 used) for "+sw1+": ipservices permanent" ||
+		got[1].Object != "tenant/acme" || got[0].Time != t0.Add(time.Minute) {
+		t.Fatalf("restored audit: %+v", got)
+	}
+	var d struct {
+		Audit    []AuditEntry `json:"audit"`
+		AuditSeq uint64       `json:"audit_seq"`
+		Index    uint64       `json:"index"`
+	}
+	if err := json.Unmarshal(snapshotBytes(t, s), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Audit) != 2 || d.Audit[1] != got[0] || d.Audit[0] != got[1] || d.AuditSeq != 2 || d.Index != 7 {
+		t.Fatalf("snapshot of the restored state: %+v", d)
+	}
+}
