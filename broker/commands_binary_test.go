@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -306,5 +307,59 @@ func TestRestoreSnapshotWithAuditInTheMiddle(t *testing.T) {
 	}
 	if len(d.Audit) != 2 || d.Audit[1] != got[0] || d.Audit[0] != got[1] || d.AuditSeq != 2 || d.Index != 7 {
 		t.Fatalf("snapshot of the restored state: %+v", d)
+	}
+}
+
+// recordingStore remembers the commands proposed through it.
+type recordingStore struct {
+	Store
+	mu   sync.Mutex
+	cmds [][]byte
+}
+
+func (r *recordingStore) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
+	r.mu.Lock()
+	r.cmds = append(r.cmds, cmd)
+	r.mu.Unlock()
+	return r.Store.Apply(ctx, cmd)
+}
+
+// A redemption is proposed in the binary encoding, or as JSON with
+// Config.JSONCommands (for a rolling upgrade); either way it is recorded
+// the same.
+func TestRedeemProposedEncoding(t *testing.T) {
+	e := newEnv(t)
+	e.propose(CmdDevicesUpsert, devicesUpsert{Devices: []Device{dev(DefaultTenant, sw1, "3750e", "ipbase"),
+		dev(DefaultTenant, sw2, "3750e", "ipbase")}}, nil)
+	ctx := context.Background()
+	p, err := e.b.AddPAK(ctx, "t", DefaultTenant, PAKRequest{ID: "PAK00000001", Feature: "ipservices", Quantity: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		json  bool
+		udi   string
+		first byte
+	}{{false, sw1, cmdBinaryV1}, {true, sw2, '{'}} {
+		rec := &recordingStore{Store: e.store}
+		cfg := e.config()
+		cfg.JSONCommands = c.json
+		b, err := New(cfg, rec, e.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := b.obtain(ctx, "operator:tok-1", DefaultTenant, p, 0, e.device(c.udi))
+		b.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.cmds) != 1 || rec.cmds[0][0] != c.first {
+			t.Fatalf("JSONCommands=%v: proposed %d commands, first byte %q", c.json, len(rec.cmds), rec.cmds[0][0])
+		}
+		got, err := e.b.License("", l.ID)
+		if err != nil || got.UDI != c.udi || got.State != LicenseIssued || len(got.File) == 0 || !bytes.Equal(got.File, l.File) ||
+			len(got.History) != 1 || got.History[0].What != "issued from PAK PAK00000001 line 1" {
+			t.Fatalf("JSONCommands=%v: recorded %+v, %v", c.json, got, err)
+		}
 	}
 }

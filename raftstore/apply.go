@@ -306,7 +306,7 @@ func (s *Store) applyLocal(ctx context.Context, cmds [][]byte) ([][]byte, uint64
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	fut := s.raft.Apply(encodeEntry(s.cfg.NodeID, cmds), timeout)
+	fut := s.raft.Apply(encodeEntry(s.cfg.NodeID, cmds, !s.cfg.PlainEntries), timeout)
 	if err := fut.Error(); err != nil {
 		return nil, 0, translate(err)
 	}

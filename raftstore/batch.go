@@ -64,10 +64,10 @@ func putScratch(b *[]byte) {
 }
 
 // encodeEntry builds a log entry proposed by node proposer, compressed
-// when that pays.
-func encodeEntry(proposer string, cmds [][]byte) []byte {
+// when that pays (and compress is set).
+func encodeEntry(proposer string, cmds [][]byte, compress bool) []byte {
 	size := 1 + binary.MaxVarintLen64 + len(proposer) + listSize(cmds)
-	if size < compressMin {
+	if size < compressMin || !compress {
 		return appendEntry(make([]byte, 0, size), proposer, cmds)
 	}
 	sp := scratch.Get().(*[]byte)

@@ -38,7 +38,7 @@ func TestEntryForms(t *testing.T) {
 		{"large random", random, entryMagic},
 		{"barrier", nil, entryMagic},
 	} {
-		e := encodeEntry("node2", c.cmds)
+		e := encodeEntry("node2", c.cmds, true)
 		if e[0] != c.form {
 			t.Errorf("%s: entry form %#x, want %#x", c.name, e[0], c.form)
 		}
@@ -52,6 +52,9 @@ func TestEntryForms(t *testing.T) {
 				t.Errorf("%s: decoded proposer %q, %d commands, %v", c.name, p, len(cmds), err)
 			}
 		}
+	}
+	if e := encodeEntry("node2", repetitive, false); e[0] != entryMagic {
+		t.Errorf("an entry made with compression off is %#x", e[0])
 	}
 	// The plain form of a large entry, as written before compression.
 	plain := append([]byte{entryMagic, 5}, "node1"...)
@@ -67,7 +70,7 @@ func TestCompressedEntryDamaged(t *testing.T) {
 	for i := range 100 {
 		cmds = append(cmds, fmt.Appendf(nil, "put %d aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", i))
 	}
-	e := encodeEntry("n", cmds)
+	e := encodeEntry("n", cmds, true)
 	if e[0] != compressedMagic {
 		t.Fatal("entry not compressed")
 	}
