@@ -111,7 +111,11 @@ func TestAPIBadInput(t *testing.T) {
 	}
 	if after := seqBefore(); after != before {
 		var d []AuditEntry
-		e.state.read(func(s *stateData) { d = s.Audit[len(s.Audit)-int(after-before):] })
+		e.state.read(func(s *stateData) {
+			for i := s.Audit.len() - int(after-before); i < s.Audit.len(); i++ {
+				d = append(d, s.Audit.at(i).entry(true))
+			}
+		})
 		t.Fatalf("bad requests changed the state: %+v", d)
 	}
 	if ks := e.b.PAKs(""); len(ks) != 0 {

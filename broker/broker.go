@@ -71,6 +71,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger (default: discard).
 	Logger *slog.Logger
+	// JSONCommands proposes every command as JSON. license.redeem is
+	// otherwise binary (see commands_binary.go), which nodes of a version
+	// before that cannot apply: set it while such nodes remain (a rolling
+	// upgrade). Every version applies both.
+	JSONCommands bool
 }
 
 // Broker runs the licensing services on top of the replicated State.
@@ -155,7 +160,11 @@ func (b *Broker) now() time.Time { return b.cfg.Now().UTC().Truncate(time.Millis
 // propose sends a command through the store and unwraps its result into
 // out (if not nil).
 func (b *Broker) propose(ctx context.Context, actor, typ string, payload, out any) error {
-	cmd, err := newCommand(typ, actor, b.now(), payload)
+	encode := newCommand
+	if b.cfg.JSONCommands {
+		encode = newJSONCommand
+	}
+	cmd, err := encode(typ, actor, b.now(), payload)
 	if err != nil {
 		return err
 	}

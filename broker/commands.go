@@ -40,9 +40,24 @@ type Command struct {
 	Time    time.Time       `json:"time"`
 	Actor   string          `json:"actor"`
 	Payload json.RawMessage `json:"payload"`
+
+	// redeem is the payload of a license.redeem read from the binary
+	// encoding (see commands_binary.go); Payload is then empty.
+	redeem *redeem
 }
 
+// newCommand encodes a command: license.redeem in the binary encoding,
+// everything else as JSON.
 func newCommand(typ, actor string, now time.Time, payload any) ([]byte, error) {
+	if p, ok := payload.(redeem); ok && typ == CmdRedeem {
+		return encodeRedeem(actor, now, &p), nil
+	}
+	return newJSONCommand(typ, actor, now, payload)
+}
+
+// newJSONCommand encodes a command as JSON (every command could be; the
+// state machine reads both encodings).
+func newJSONCommand(typ, actor string, now time.Time, payload any) ([]byte, error) {
 	p, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("broker: encode %s: %w", typ, err)

@@ -73,7 +73,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	var qty, used, tenants, devices, audit int
 	var index uint64
 	c.b.state.read(func(d *stateData) {
-		tenants, devices, audit, index = len(d.Tenants), len(d.Devices), len(d.Audit), d.Index
+		tenants, devices, audit, index = len(d.Tenants), len(d.Devices), d.Audit.len(), d.Index
 		for _, l := range d.Licenses {
 			lic[l.State]++
 		}

@@ -75,7 +75,9 @@ const (
 )
 
 // License is the broker's record of a license it issued. Tenant is empty
-// for a depot spare's preloaded license until the spare is assigned.
+// for a depot spare's preloaded license until the spare is assigned. Once
+// recorded, a license's ID, PAK, Line, UDI, Feature and Type never change
+// (a rehost makes a new record); audit records of redemptions rely on it.
 type License struct {
 	ID       string     `json:"id"`
 	Tenant   string     `json:"tenant"`

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,11 @@ import (
 type State struct {
 	mu sync.RWMutex
 	d  stateData
+	// strs and recent intern strings of decoded commands (see str): a
+	// cache that changes no value.
+	strs       map[string]string
+	recent     [8]string
+	nextRecent uint8
 }
 
 type stateData struct {
@@ -43,10 +49,8 @@ type stateData struct {
 	Idem      map[string]*idemEntry `json:"idempotency"`
 	IdemOrder []idemRef             `json:"idempotency_order"`
 
-	// Audit holds the newest maxAudit entries, oldest first; AuditSeq is
-	// the last sequence number handed out.
-	Audit    []AuditEntry `json:"audit"`
-	AuditSeq uint64       `json:"audit_seq"`
+	// AuditSeq is the last audit sequence number handed out.
+	AuditSeq uint64 `json:"audit_seq"`
 
 	// byUDI indexes license ids by device UDI; derived, rebuilt on
 	// restore.
@@ -54,6 +58,18 @@ type stateData struct {
 	// jobDone indexes, per job, the targets that have a result; derived,
 	// rebuilt on restore.
 	jobDone map[string]map[string]struct{}
+	// lastIssued caches issuedWhat; it changes no value.
+	lastIssued issuedFrom
+
+	// Audit holds the newest maxAudit entries, oldest first. It stays the
+	// last field: Snapshot writes it after the rest, outside the lock.
+	Audit auditLog `json:"audit"`
+}
+
+type issuedFrom struct {
+	pak  string
+	line int
+	what string
 }
 
 // NewState returns an empty state.
@@ -131,29 +147,51 @@ func (d *stateData) addLicense(l *License) {
 // Apply applies one command. A command that cannot be decoded is a bug and
 // panics; business failures are returned as Result.Error.
 func (s *State) Apply(index uint64, raw []byte) []byte {
-	var c Command
-	if err := json.Unmarshal(raw, &c); err != nil {
-		panic(fmt.Sprintf("broker: undecodable command at index %d: %v", index, err))
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var c Command
+	if len(raw) > 0 && raw[0] == cmdBinaryV1 {
+		decodeBinary(raw, &c, s.str)
+	} else if err := json.Unmarshal(raw, &c); err != nil {
+		panic(fmt.Sprintf("broker: undecodable command at index %d: %v", index, err))
+	}
 	s.d.Index = index
 	a := &applier{d: &s.d, c: &c, index: index}
 	data, aerr := a.apply()
-	res := Result{Error: aerr}
-	if aerr == nil && data != nil {
-		b, err := json.Marshal(data)
-		if err != nil {
-			panic(fmt.Sprintf("broker: encode result of %s: %v", c.Type, err))
-		}
-		res.Data = b
-	}
-	out, err := json.Marshal(res)
-	if err != nil {
-		panic(err)
-	}
-	return out
+	return encodeResult(&c, data, aerr, json.Marshal)
 }
+
+// str makes the strings of a binary command (see decodeBinary): common
+// ones (tenants, PAK ids, features, types, actors) are interned, so the
+// records that hold them share one copy; the few most recent are checked
+// before the map. Called with the state locked.
+func (s *State) str(b []byte, kind strKind) string {
+	if kind != strCommon {
+		return string(b)
+	}
+	for _, v := range s.recent {
+		if v == string(b) {
+			return v
+		}
+	}
+	v, ok := s.strs[string(b)]
+	if !ok {
+		v = string(b)
+		if len(s.strs) >= maxInterned {
+			clear(s.strs)
+		}
+		if s.strs == nil {
+			s.strs = map[string]string{}
+		}
+		s.strs[v] = v
+	}
+	s.recent[s.nextRecent%uint8(len(s.recent))] = v
+	s.nextRecent++
+	return v
+}
+
+// maxInterned bounds State.strs; when it fills up it starts again.
+const maxInterned = 4096
 
 // applier applies one command to the state data.
 type applier struct {
@@ -188,7 +226,11 @@ func (a *applier) apply() (any, *APIError) {
 	case CmdPAKAdd:
 		return a.pakAdd(decode[pakAdd](c))
 	case CmdRedeem:
-		return a.redeem(decode[redeem](c))
+		if c.redeem != nil {
+			return a.redeem(c.redeem)
+		}
+		p := decode[redeem](c)
+		return a.redeem(&p)
 	case CmdLicenseState:
 		return a.licenseState(decode[licenseState](c))
 	case CmdSpareAdd:
@@ -225,17 +267,33 @@ func (a *applier) apply() (any, *APIError) {
 	panic(fmt.Sprintf("broker: unknown command type %q", c.Type))
 }
 
-// Snapshot implements raftstore's StateMachine: it copies the state (as
-// JSON) under the lock and writes it out later.
+// Snapshot implements raftstore's StateMachine: it encodes the state (as
+// JSON) under the lock, except the audit log, which it writes later from a
+// frozen view (audit records never change once written).
 func (s *State) Snapshot() (func(w io.Writer) error, error) {
 	s.mu.RLock()
-	data, err := json.Marshal(&s.d)
+	d := s.d
+	audit := s.d.Audit.frozen()
+	d.Audit = auditLog{}
+	data, err := json.Marshal(&d)
 	s.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
+	// The audit log is the last field: data ends with "audit":[]}.
+	const tail = `[]}`
+	if !bytes.HasSuffix(data, []byte(`"audit":`+tail)) {
+		return nil, fmt.Errorf("broker: snapshot: state does not end with the audit log")
+	}
+	data = data[:len(data)-len(tail)]
 	return func(w io.Writer) error {
-		_, err := w.Write(data)
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		if err := audit.writeJSON(w); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "}")
 		return err
 	}, nil
 }

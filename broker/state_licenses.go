@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Apply functions for PAKs, redemption, license records and depot spares.
@@ -37,47 +37,71 @@ func (a *applier) pakAdd(p pakAdd) (any, *APIError) {
 // money run here, in log order: a PAK is never over-spent, and a device that
 // already holds a live license for the feature gets that license back
 // without spending again.
-func (a *applier) redeem(p redeem) (any, *APIError) {
+func (a *applier) redeem(p *redeem) (any, *APIError) {
+	l, existing, aerr := a.redeemLicense(p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return redeemResult{License: *l, Existing: existing}, nil
+}
+
+// redeemLicense is redeem without boxing the result: the license recorded
+// (or the live one the device had, existing), which the caller must not
+// change. p is the applier's own (decoded for this command): its license
+// becomes the record.
+func (a *applier) redeemLicense(p *redeem) (*License, bool, *APIError) {
 	pak, ok := a.d.PAKs[p.PAK]
 	if !ok || pak.Tenant != p.Tenant {
-		return nil, apiErr("not_found", "PAK %s not found", p.PAK)
+		return nil, false, apiErr("not_found", "PAK %s not found", p.PAK)
 	}
 	if p.Line < 0 || p.Line >= len(pak.Lines) {
-		return nil, apiErr("bad_request", "PAK %s has no line %d", p.PAK, p.Line+1)
+		return nil, false, apiErr("bad_request", "PAK %s has no line %d", p.PAK, p.Line+1)
 	}
 	line := &pak.Lines[p.Line]
-	l := p.License
+	l := &p.License
 	if l.Feature != line.Feature || l.Type != line.Type {
-		return nil, apiErr("bad_request", "license %s %s does not match PAK %s line %d (%s %s)",
+		return nil, false, apiErr("bad_request", "license %s %s does not match PAK %s line %d (%s %s)",
 			l.Feature, l.Type, p.PAK, p.Line+1, line.Feature, line.Type)
 	}
 	dev, ok := a.d.Devices[l.UDI]
 	if !ok || dev.Tenant != p.Tenant {
-		return nil, apiErr("not_found", "device %s not found", l.UDI)
+		return nil, false, apiErr("not_found", "device %s not found", l.UDI)
 	}
 	if !slices.Contains(line.Families, dev.Family) {
-		return nil, apiErr("not_eligible", "device %s (family %s) is not eligible for PAK %s line %d (families %v)",
+		return nil, false, apiErr("not_eligible", "device %s (family %s) is not eligible for PAK %s line %d (families %v)",
 			l.UDI, orNone(dev.Family), p.PAK, p.Line+1, line.Families)
 	}
 	if ex := a.coveringLicense(l.UDI, l.Feature, l.Type); ex != nil {
-		return redeemResult{License: *ex, Existing: true}, nil
+		return ex, true, nil
 	}
 	if line.Remaining() <= 0 {
-		return nil, apiErr("pak_exhausted", "PAK %s line %d (%s %s) is used up: %d of %d redeemed",
+		return nil, false, apiErr("pak_exhausted", "PAK %s line %d (%s %s) is used up: %d of %d redeemed",
 			p.PAK, p.Line+1, line.Type, line.Feature, line.Used, line.Quantity)
 	}
 	if _, dup := a.d.Licenses[l.ID]; dup {
-		return nil, apiErr("conflict", "license id %s already exists", l.ID)
+		return nil, false, apiErr("conflict", "license id %s already exists", l.ID)
 	}
 	line.Used++
-	l.Tenant, l.PAK, l.Line = p.Tenant, p.PAK, p.Line
+	// The same values, in the strings the PAK and device records hold
+	// (one copy in memory).
+	l.Tenant, l.PAK, l.Line, l.UDI, l.Feature, l.Type = pak.Tenant, pak.ID, p.Line, dev.UDI, line.Feature, line.Type
 	l.State = LicenseIssued
 	l.Updated = a.c.Time
-	l.History = []Event{{Time: a.c.Time, Actor: a.c.Actor, What: fmt.Sprintf("issued from PAK %s line %d", p.PAK, p.Line+1)}}
-	a.d.addLicense(&l)
-	a.audit(p.Tenant, "license/"+l.ID, "redeemed PAK %s line %d (%d of %d used) for %s: %s %s",
-		p.PAK, p.Line+1, line.Used, line.Quantity, l.UDI, l.Feature, l.Type)
-	return redeemResult{License: l}, nil
+	// The decoder may have left room for this event (see decodeBinary).
+	l.History = append(l.History[:0], Event{Time: a.c.Time, Actor: a.c.Actor, What: a.d.issuedWhat(pak.ID, p.Line)})
+	a.d.addLicense(l)
+	a.auditRedeem(l, line.Used, line.Quantity)
+	return l, false, nil
+}
+
+// issuedWhat is the history entry of a license redeemed from a PAK line.
+// The last one is kept: redemptions come in runs from one line, and the
+// records then share the string.
+func (d *stateData) issuedWhat(pak string, line int) string {
+	if c := &d.lastIssued; c.what == "" || c.pak != pak || c.line != line {
+		*c = issuedFrom{pak: pak, line: line, what: "issued from PAK " + pak + " line " + strconv.Itoa(line+1)}
+	}
+	return d.lastIssued.what
 }
 
 // coveringLicense returns a live license of the device that already grants

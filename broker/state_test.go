@@ -97,12 +97,12 @@ func line(feature, typ string, qty int, fams ...string) PAKLine {
 
 func wantAudit(t *testing.T, d *stateData, object, change string) {
 	t.Helper()
-	for i := len(d.Audit) - 1; i >= 0; i-- {
-		if d.Audit[i].Object == object && strings.Contains(d.Audit[i].Change, change) {
+	for i := d.Audit.len() - 1; i >= 0; i-- {
+		if e := d.Audit.at(i).entry(true); e.Object == object && strings.Contains(e.Change, change) {
 			return
 		}
 	}
-	t.Fatalf("no audit entry for %s containing %q; last: %+v", object, change, d.Audit[len(d.Audit)-1])
+	t.Fatalf("no audit entry for %s containing %q; last: %+v", object, change, d.Audit.at(d.Audit.len()-1).entry(true))
 }
 
 // TestStateCommands walks every command type through success and failure
@@ -424,12 +424,17 @@ func TestAuditBounded(t *testing.T) {
 	for i := 0; i < maxAudit+maxAudit/10+5; i++ {
 		a.audit("acme", "x", "%d", i)
 	}
-	if n := len(s.d.Audit); n > maxAudit+maxAudit/10 || n < maxAudit {
+	if n := s.d.Audit.len(); n > maxAudit+maxAudit/10 || n < maxAudit {
 		t.Fatalf("audit holds %d entries", n)
 	}
-	last := s.d.Audit[len(s.d.Audit)-1]
-	if last.Seq != s.d.AuditSeq || s.d.Audit[0].Seq != last.Seq-uint64(len(s.d.Audit))+1 {
-		t.Fatalf("audit sequence has gaps: first %d last %d len %d", s.d.Audit[0].Seq, last.Seq, len(s.d.Audit))
+	first, last := s.d.Audit.at(0).entry(true), s.d.Audit.at(s.d.Audit.len()-1).entry(true)
+	if last.Seq != s.d.AuditSeq || first.Seq != last.Seq-uint64(s.d.Audit.len())+1 {
+		t.Fatalf("audit sequence has gaps: first %d last %d len %d", first.Seq, last.Seq, s.d.Audit.len())
+	}
+	for i := range s.d.Audit.len() {
+		if e := s.d.Audit.at(i).entry(true); e.Seq != first.Seq+uint64(i) || e.Change != fmt.Sprint(e.Seq-2) {
+			t.Fatalf("audit entry %d is %+v", i, e)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,15 @@ type proposal struct {
 	// state: queued, then taken by a batch or abandoned by a proposer
 	// that gave up first (an abandoned proposal is never sent).
 	state atomic.Int32
+	// timer bounds a proposal whose context has no deadline.
+	timer *time.Timer
 }
+
+// proposals are recycled once their proposer has received the result:
+// nothing refers to them any more (the one send on done has happened).
+// One that timed out is left to the garbage collector, since a result may
+// still be sent on its channel.
+var proposalPool = sync.Pool{New: func() any { return &proposal{done: make(chan result, 1)} }}
 
 const (
 	queued int32 = iota
@@ -42,96 +51,169 @@ func (s *Store) Apply(ctx context.Context, cmd []byte) ([]byte, error) {
 	if len(cmd) > s.cfg.MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), s.cfg.MaxBatchBytes)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.ApplyTimeout)
-		defer cancel()
+	now := time.Now()
+	p := proposalPool.Get().(*proposal)
+	p.cmd, p.start = cmd, now
+	p.state.Store(queued)
+	dl, ok := ctx.Deadline()
+	// Without a deadline the proposal gets ApplyTimeout, on a plain timer
+	// (cheaper than a context per proposal).
+	var timeout <-chan time.Time
+	if !ok {
+		dl = now.Add(s.cfg.ApplyTimeout)
+		if p.timer == nil {
+			p.timer = time.NewTimer(s.cfg.ApplyTimeout)
+		} else {
+			p.timer.Reset(s.cfg.ApplyTimeout)
+		}
+		timeout = p.timer.C
 	}
-	dl, _ := ctx.Deadline()
-	p := &proposal{cmd: cmd, start: time.Now(), deadline: dl, done: make(chan result, 1)}
+	p.deadline = dl
+	// The timer is stopped before any return; a recycled proposal's
+	// timer belongs to its next proposer.
+	stopTimer := func() {
+		if timeout != nil {
+			p.timer.Stop()
+		}
+	}
 	select {
 	case s.proposals <- p:
 	case <-s.stop:
+		stopTimer()
 		return nil, ErrClosed
 	case <-ctx.Done():
+		stopTimer()
 		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, ctx.Err())
+	case <-timeout:
+		return nil, fmt.Errorf("%w: proposal queue full: %v", ErrNoQuorum, context.DeadlineExceeded)
 	}
+	var err error
 	select {
 	case r := <-p.done:
 		s.m.applySeconds.Observe(time.Since(p.start).Seconds())
+		stopTimer()
+		p.cmd = nil
+		proposalPool.Put(p)
 		return r.data, r.err
 	case <-ctx.Done():
-		if p.state.CompareAndSwap(queued, abandoned) {
-			return nil, fmt.Errorf("%w: not proposed before the deadline, the store is saturated or has no leader (%v)", ErrNoQuorum, ctx.Err())
-		}
-		// The command may still commit; the caller cannot know.
-		return nil, fmt.Errorf("%w: no answer in time (%v)", ErrUnknownOutcome, ctx.Err())
+		stopTimer()
+		err = ctx.Err()
+	case <-timeout:
+		err = context.DeadlineExceeded
 	}
+	if p.state.CompareAndSwap(queued, abandoned) {
+		return nil, fmt.Errorf("%w: not proposed before the deadline, the store is saturated or has no leader (%v)", ErrNoQuorum, err)
+	}
+	// The command may still commit; the caller cannot know.
+	return nil, fmt.Errorf("%w: no answer in time (%v)", ErrUnknownOutcome, err)
 }
 
 // batcher coalesces waiting proposals into batches, bounded by count and
-// size. When batches are already in flight it lingers briefly for more; a
-// lone writer is never delayed.
+// size. A batch goes out as soon as an in-flight slot is free; while every
+// slot is taken it keeps growing with the proposals that arrive, so the
+// batch size follows the load. When batches are already in flight and a
+// slot is free it lingers briefly for more; a lone writer is never
+// delayed.
 func (s *Store) batcher() {
 	defer s.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var carry *proposal // did not fit in the previous batch
 	for {
-		var first *proposal
-		select {
-		case first = <-s.proposals:
-		case <-s.stop:
-			return
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-s.proposals:
+			case <-s.stop:
+				return
+			}
 		}
 		batch, size := []*proposal{first}, len(first.cmd)
-		lingering := false
+		add := func(p *proposal) bool {
+			if size+len(p.cmd) > s.cfg.MaxBatchBytes {
+				carry = p
+				return false
+			}
+			batch = append(batch, p)
+			size += len(p.cmd)
+			return len(batch) < s.cfg.MaxBatch && size < s.cfg.MaxBatchBytes
+		}
+		lingering, lingered := false, false
+		slot := false
 	collect:
 		for len(batch) < s.cfg.MaxBatch && size < s.cfg.MaxBatchBytes {
-			var p *proposal
+			// Take what is waiting first.
 			select {
-			case p = <-s.proposals:
-			default:
-				if s.cfg.Linger < 0 || len(s.inflight) == 0 {
+			case p := <-s.proposals:
+				if !add(p) {
 					break collect
 				}
+				continue
+			default:
+			}
+			if !lingered && s.cfg.Linger >= 0 && len(s.inflight) > 0 && len(s.inflight) < cap(s.inflight) {
+				// A slot is free but batches are in flight: wait a
+				// little for more before taking it.
 				if !lingering {
 					timer.Reset(s.cfg.Linger)
 					lingering = true
 				}
 				select {
-				case p = <-s.proposals:
+				case p := <-s.proposals:
+					if !add(p) {
+						break collect
+					}
 				case <-timer.C:
-					lingering = false
-					break collect
+					lingering, lingered = false, true
 				case <-s.stop:
+					s.fail(batch, carry)
+					return
+				}
+				continue
+			}
+			// Go as soon as a slot is free; until then keep collecting.
+			select {
+			case s.inflight <- struct{}{}:
+				slot = true
+				break collect
+			case p := <-s.proposals:
+				if !add(p) {
 					break collect
 				}
+			case <-s.stop:
+				s.fail(batch, carry)
+				return
 			}
-			if size+len(p.cmd) > s.cfg.MaxBatchBytes {
-				s.dispatch(batch)
-				batch, size = nil, 0
-			}
-			batch = append(batch, p)
-			size += len(p.cmd)
 		}
 		if lingering {
 			timer.Stop()
+		}
+		if !slot {
+			select {
+			case s.inflight <- struct{}{}:
+			case <-s.stop:
+				s.fail(batch, carry)
+				return
+			}
 		}
 		s.dispatch(batch)
 	}
 }
 
-// dispatch hands a batch on once an in-flight slot is free; while all
-// slots are taken, proposals pile up and form larger batches.
-func (s *Store) dispatch(batch []*proposal) {
-	select {
-	case s.inflight <- struct{}{}:
-	case <-s.stop:
-		for _, p := range batch {
-			p.done <- result{err: ErrClosed}
-		}
-		return
+// fail answers proposals the store will not send because it is closing.
+func (s *Store) fail(batch []*proposal, carry *proposal) {
+	if carry != nil {
+		batch = append(batch, carry)
 	}
+	for _, p := range batch {
+		p.done <- result{err: ErrClosed}
+	}
+}
+
+// dispatch hands a batch on; the caller holds an in-flight slot for it,
+// which is given back once the batch is answered.
+func (s *Store) dispatch(batch []*proposal) {
 	// Proposers that gave up while the batch waited for a slot are left
 	// out: nothing of theirs is ever sent.
 	live := batch[:0]
@@ -224,7 +306,7 @@ func (s *Store) applyLocal(ctx context.Context, cmds [][]byte) ([][]byte, uint64
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	fut := s.raft.Apply(encodeEntry(s.cfg.NodeID, cmds), timeout)
+	fut := s.raft.Apply(encodeEntry(s.cfg.NodeID, cmds, !s.cfg.PlainEntries), timeout)
 	if err := fut.Error(); err != nil {
 		return nil, 0, translate(err)
 	}

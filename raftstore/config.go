@@ -58,6 +58,11 @@ type Config struct {
 	MaxBatchBytes int
 	Linger        time.Duration
 	MaxInflight   int
+	// PlainEntries stores every log entry uncompressed. Large entries are
+	// otherwise S2-compressed, which nodes of a version before that
+	// cannot read: set it while such nodes remain (a rolling upgrade).
+	// Every version reads both forms.
+	PlainEntries bool
 	// ApplyTimeout bounds one proposal, including finding the leader, when
 	// the context has no earlier deadline (default 10s).
 	ApplyTimeout time.Duration

@@ -15,7 +15,9 @@ import (
 // errors.
 type StateMachine interface {
 	// Apply applies one command committed at log index and returns its
-	// result, which goes back to the proposer.
+	// result, which goes back to the proposer. cmd is valid only during
+	// the call: copy what the state keeps, and do not return it in the
+	// result.
 	Apply(index uint64, cmd []byte) []byte
 	// Snapshot writes the whole state to w. It is called from the Raft
 	// snapshot goroutine while no Apply runs, so it must be fast to copy
@@ -31,7 +33,7 @@ type StateMachine interface {
 // wantResults is false when no proposer waits on this node (on followers,
 // and for entries a previous leader proposed); the state machine may then
 // skip encoding results and return nil. The state must come out the same
-// either way.
+// either way. The commands are valid only during the call, as for Apply.
 type BatchApplier interface {
 	ApplyBatch(index uint64, cmds [][]byte, wantResults bool) [][]byte
 }
@@ -64,7 +66,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	proposer, cmds, err := decodeEntry(l.Data)
+	// A compressed entry is expanded into a recycled buffer: the state
+	// machine does not keep the commands (see StateMachine).
+	buf := scratch.Get().(*[]byte)
+	defer putScratch(buf)
+	proposer, cmds, err := decodeEntry(l.Data, buf)
 	if err != nil {
 		// Entries are written only by this package; a bad one is a bug.
 		panic(fmt.Sprintf("raftstore: log entry %d: %v", l.Index, err))

@@ -80,7 +80,7 @@ func (s *Store) readIndexLocal(ctx context.Context) (uint64, error) {
 			if dl, ok := ctx.Deadline(); ok {
 				timeout = time.Until(dl)
 			}
-			if err := s.raft.Apply(encodeEntry(s.cfg.NodeID, nil), timeout).Error(); err != nil {
+			if err := s.raft.Apply(encodeEntry(s.cfg.NodeID, nil, false), timeout).Error(); err != nil {
 				s.termMu.Unlock()
 				return 0, translate(err)
 			}

@@ -42,6 +42,10 @@ type Store struct {
 	closeOnce sync.Once
 }
 
+// logCacheEntries is how many of the newest log entries each node keeps
+// in memory (an entry is one batch: at most MaxBatchBytes).
+const logCacheEntries = 32
+
 // Open starts a node: it opens (or creates) its Raft state in cfg.Dir,
 // listens on cfg.BindAddr and, when asked to, bootstraps a new cluster.
 func Open(cfg Config, sm StateMachine) (*Store, error) {
@@ -101,7 +105,15 @@ func Open(cfg Config, sm StateMachine) (*Store, error) {
 		s.closeTransport()
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.bolt, s.bolt, s.snaps, s.trans)
+	// The newest entries stay in memory: the leader sends them to the
+	// followers and every node applies them right after storing them, and
+	// reading them back from bolt would decode each again.
+	logs, err := raft.NewLogCache(logCacheEntries, s.bolt)
+	if err != nil {
+		s.closeTransport()
+		return nil, fmt.Errorf("raftstore: %w", err)
+	}
+	s.raft, err = raft.NewRaft(rc, s.fsm, logs, s.bolt, s.snaps, s.trans)
 	if err != nil {
 		s.closeTransport()
 		return nil, fmt.Errorf("raftstore: %w", err)

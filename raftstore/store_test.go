@@ -308,3 +308,36 @@ func TestExpiredProposalIsNeverSent(t *testing.T) {
 		}
 	}
 }
+
+// While every in-flight slot is taken, proposals that arrive join the
+// batch waiting for the slot, however late they come: the batch grows
+// with the load instead of leaving with what was there first.
+func TestBatchGrowsWhileSlotsAreBusy(t *testing.T) {
+	c := raftstoretest.Start(t, 3, newLedger, func(i int, cfg *raftstore.Config) { cfg.MaxInflight = 1 })
+	l := c.Leader()
+	// Cut the leader off so that its one in-flight batch hangs until it
+	// steps down.
+	c.Net.Partition(c.Cfgs[l].BindAddr)
+	var wg sync.WaitGroup
+	put := func(v string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Nodes[l].Apply(ctxT(t, 10*time.Second), []byte("put "+v))
+		}()
+	}
+	put("hung")
+	time.Sleep(50 * time.Millisecond)
+	put("early")
+	time.Sleep(50 * time.Millisecond)
+	for k := range 10 {
+		put(fmt.Sprint("late", k))
+	}
+	time.Sleep(50 * time.Millisecond)
+	c.Net.Heal()
+	wg.Wait()
+	h := gather(t, c.Nodes[l].Collectors())["raftstore_batch_commands"][0].GetHistogram()
+	if h.GetSampleCount() != 2 || h.GetSampleSum() != 12 {
+		t.Fatalf("%d commands went in %d batches, want 12 in 2 (the hung one, then all the others)", int(h.GetSampleSum()), h.GetSampleCount())
+	}
+}
