@@ -78,6 +78,12 @@ type Broker struct {
 	SSHCiphers           []string `mapstructure:"ssh_ciphers"`
 	SSHMACs              []string `mapstructure:"ssh_macs"`
 	SSHHostKeyAlgorithms []string `mapstructure:"ssh_host_key_algorithms"`
+	// LegacyLogFormat makes the node propose every command as JSON and
+	// store log entries uncompressed, the forms nodes of versions before
+	// the binary redemption command and S2-compressed entries can read.
+	// Set it on every node during a rolling upgrade from such a version,
+	// clear it once all nodes run this one. Every version reads both forms.
+	LegacyLogFormat bool `mapstructure:"legacy_log_format"`
 }
 
 var brokerDefaults = map[string]any{
@@ -109,6 +115,7 @@ var brokerDefaults = map[string]any{
 	"ssh_ciphers":             []string{},
 	"ssh_macs":                []string{},
 	"ssh_host_key_algorithms": []string{},
+	"legacy_log_format":       false,
 }
 
 var brokerFlags = map[string]string{

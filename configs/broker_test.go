@@ -104,3 +104,24 @@ func TestBrokerSSHAlgorithms(t *testing.T) {
 		t.Fatalf("loaded: kex %q, ciphers %q, macs %q, host keys %q", c.SSHKeyExchanges, c.SSHCiphers, c.SSHMACs, c.SSHHostKeyAlgorithms)
 	}
 }
+
+// legacy_log_format (a rolling upgrade from a version that reads only JSON
+// commands and plain log entries) is off unless set, by file or env.
+func TestBrokerLegacyLogFormat(t *testing.T) {
+	c, err := LoadBroker("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LegacyLogFormat {
+		t.Fatal("legacy_log_format is on by default")
+	}
+	f := filepath.Join(t.TempDir(), "b.yaml")
+	os.WriteFile(f, []byte("legacy_log_format: true\n"), 0o600)
+	if c, err = LoadBroker(f, nil); err != nil || !c.LegacyLogFormat {
+		t.Fatalf("from file: %v, %v", c.LegacyLogFormat, err)
+	}
+	t.Setenv("LICBROKER_LEGACY_LOG_FORMAT", "true")
+	if c, err = LoadBroker("", nil); err != nil || !c.LegacyLogFormat {
+		t.Fatalf("from env: %v, %v", c.LegacyLogFormat, err)
+	}
+}

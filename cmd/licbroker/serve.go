@@ -100,7 +100,7 @@ func serve(cfg configs.Broker) error {
 	}
 	rcfg := raftstore.Config{NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, raftDir), BindAddr: cfg.RaftAddr,
 		AdvertiseAddr: cfg.RaftAdvertise, Bootstrap: cfg.Bootstrap && cfg.Join == "", Peers: peers,
-		JoinSecret: cfg.JoinSecret, Logger: log}
+		JoinSecret: cfg.JoinSecret, Logger: log, PlainEntries: cfg.LegacyLogFormat}
 	if cfg.RaftTLSCert != "" {
 		if rcfg.TLS, err = raftstore.LoadTLS(cfg.RaftTLSCert, cfg.RaftTLSKey, cfg.RaftTLSCA); err != nil {
 			return err
@@ -114,7 +114,8 @@ func serve(cfg configs.Broker) error {
 
 	b, err := broker.New(broker.Config{Signer: kr, KnownHosts: kh, CredentialsKey: credKey,
 		NetconfPort: cfg.NetconfPort, DeviceConcurrency: cfg.DeviceConcurrency, DeviceTimeout: cfg.DeviceTimeout, SSHAlgorithms: algs, Logger: log,
-		NodeID: cfg.NodeID, JobAttempts: cfg.JobAttempts, JobBackoff: cfg.JobRetryBackoff, RefreshInterval: cfg.RefreshInterval}, store, state)
+		NodeID: cfg.NodeID, JobAttempts: cfg.JobAttempts, JobBackoff: cfg.JobRetryBackoff, RefreshInterval: cfg.RefreshInterval,
+		JSONCommands: cfg.LegacyLogFormat}, store, state)
 	if err != nil {
 		return err
 	}
