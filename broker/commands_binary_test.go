@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -362,4 +363,31 @@ func TestRedeemProposedEncoding(t *testing.T) {
 			t.Fatalf("JSONCommands=%v: recorded %+v, %v", c.json, got, err)
 		}
 	}
+}
+
+// The binary command and the hand-written JSON result name each field of
+// redeem, License and Event. The fullest payload must set every one of
+// them, so that a field added to those structs fails the round-trip and
+// result tests above until both encoders carry it.
+func TestRedeemPayloadsSetEveryField(t *testing.T) {
+	full := redeemPayloads()[1]
+	var check func(path string, v reflect.Value)
+	check = func(path string, v reflect.Value) {
+		for i := range v.NumField() {
+			f, ft := v.Field(i), v.Type().Field(i)
+			if !ft.IsExported() {
+				continue
+			}
+			if f.IsZero() {
+				t.Errorf("%s.%s is zero in the fullest payload: set it (and encode it in encodeRedeem, decodeBinary and appendLicenseJSON)", path, ft.Name)
+			}
+			switch {
+			case f.Kind() == reflect.Struct && ft.Type != reflect.TypeOf(time.Time{}):
+				check(path+"."+ft.Name, f)
+			case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct && f.Len() > 0:
+				check(path+"."+ft.Name+"[0]", f.Index(0))
+			}
+		}
+	}
+	check("redeem", reflect.ValueOf(full))
 }

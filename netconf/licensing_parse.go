@@ -100,7 +100,7 @@ func deviceLicenseOf(dl *DeviceLicense, n *node) bool {
 		var ok bool
 		switch c.name.Local {
 		case "index":
-			ok = setUint32(&dl.Index, c)
+			ok = setUint(&dl.Index, c, 32)
 		case "id":
 			ok = setString(&dl.ID, c)
 		case "feature":
@@ -112,13 +112,13 @@ func deviceLicenseOf(dl *DeviceLicense, n *node) bool {
 		case "counted":
 			ok = setBool(&dl.Counted, c)
 		case "count":
-			ok = setUint32(&dl.Count, c)
+			ok = setUint(&dl.Count, c, 32)
 		case "period-left":
 			ok = setString(&dl.PeriodLeft, c)
 		case "period-left-seconds":
-			ok = setUint64(&dl.PeriodLeftSeconds, c)
+			ok = setUint(&dl.PeriodLeftSeconds, c, 64)
 		case "period-used-seconds":
-			ok = setUint64(&dl.PeriodUsedSeconds, c)
+			ok = setUint(&dl.PeriodUsedSeconds, c, 64)
 		case "eula-accepted":
 			ok = setBool(&dl.EULAAccepted, c)
 		case "store":
@@ -150,7 +150,7 @@ func installResultsOf(roots []*node) ([]InstallResult, bool) {
 			ok := true
 			switch c.name.Local {
 			case "line":
-				ok = setUint32(&res.Line, c)
+				ok = setUint(&res.Line, c, 32)
 			case "license-id":
 				ok = setString(&res.LicenseID, c)
 			case "feature":
@@ -180,10 +180,10 @@ func setString(dst *string, n *node) bool {
 	return true
 }
 
-// setUint32, setUint64 and setBool parse a leaf as encoding/xml does: no
-// text is the zero value, anything else is parsed with space trimmed (an
-// error is left to encoding/xml to report).
-func setUint32(dst *uint32, n *node) bool {
+// setUint and setBool parse a leaf as encoding/xml does: no text is the
+// zero value, anything else is parsed with space trimmed (an error is left
+// to encoding/xml to report).
+func setUint[T uint32 | uint64](dst *T, n *node, bits int) bool {
 	if len(n.children) > 0 {
 		return false
 	}
@@ -191,21 +191,8 @@ func setUint32(dst *uint32, n *node) bool {
 		*dst = 0
 		return true
 	}
-	v, err := strconv.ParseUint(strings.TrimSpace(n.text), 10, 32)
-	*dst = uint32(v)
-	return err == nil
-}
-
-func setUint64(dst *uint64, n *node) bool {
-	if len(n.children) > 0 {
-		return false
-	}
-	if n.text == "" {
-		*dst = 0
-		return true
-	}
-	v, err := strconv.ParseUint(strings.TrimSpace(n.text), 10, 64)
-	*dst = v
+	v, err := strconv.ParseUint(strings.TrimSpace(n.text), 10, bits)
+	*dst = T(v)
 	return err == nil
 }
 
